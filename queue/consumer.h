@@ -1,0 +1,77 @@
+/*
+ * consumer.h - reads a region's quorum queue back, every committed batch.
+ *
+ * A committed entry is on at least two of the three nodes of its group, so
+ * reading any two nodes of every group sees every committed entry.  The
+ * consumer keeps one offset per node, keeps one long-poll FETCH in flight
+ * to two nodes of each group, and when one of them fails (no answer within
+ * timeouts.node_timeout_ms, an error, or its campus blocked) it moves to
+ * the third, from that node's own offset, so nothing committed before or
+ * during the failure is missed.  A node that answers TRIMMED has lost data
+ * to retention; the consumer reports it and reads the others.
+ *
+ * Entries seen on two nodes (and batches a producer retried on another
+ * group) are delivered once: the consumer remembers the last
+ * consumer.dedupe_window message ids.  Past that window a duplicate may be
+ * delivered again, which the versioned apply of triad-replayd makes
+ * harmless.
+ *
+ * Single-threaded and event-driven like the producer; entries are delivered
+ * from inside consumer_poll(), in the order they arrive.  Offsets can be
+ * read and restored, so a caller can store them with what it applied.
+ */
+#ifndef TRIAD_CONSUMER_H
+#define TRIAD_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "topo.h"
+#include "triad.h"
+
+typedef struct consumer consumer_t;
+
+struct consumer_entry {
+	int group;          /* index in the region */
+	int node;           /* node of the group it was read from */
+	uint64_t offset;    /* its offset on that node */
+	uint64_t next;      /* that node's offset after it */
+	uint64_t msg_id;
+	uint64_t ts_us;
+	const uint8_t *payload; /* valid during the callback only */
+	uint32_t len;
+};
+
+/* Return 0 to go on, -1 to stop consumer_poll() early. */
+typedef int (*consumer_fn)(void *arg, const struct consumer_entry *e);
+
+/* Read region's queue.  metrics may be NULL.  NULL on failure with err. */
+consumer_t *consumer_new(void *zctx, const struct topo *t, const char *region,
+    metrics_t *metrics, char *err);
+
+void consumer_destroy(consumer_t **cp);
+
+/* Offset of node i of group g (where the next fetch starts). */
+uint64_t consumer_offset(const consumer_t *c, int g, int i);
+
+/* Restore a saved offset before polling.  0 / -1 out of range. */
+int consumer_set_offset(consumer_t *c, int g, int i, uint64_t offset);
+
+/*
+ * Fetch and deliver for up to timeout_ms.  Returns the number of entries
+ * delivered (duplicates are not delivered), or -1.
+ */
+int consumer_poll(consumer_t *c, int timeout_ms, consumer_fn fn, void *arg);
+
+/* Block or unblock a campus (by name): its nodes are not read. */
+int consumer_block_campus(consumer_t *c, const char *campus, int blocked);
+
+/* Duplicates dropped and TRIMMED answers seen so far. */
+uint64_t consumer_duplicates(const consumer_t *c);
+uint64_t consumer_trimmed(const consumer_t *c);
+
+/* Index (0..2) of the nodes of group g now being read; -1 for none. */
+void consumer_reading(const consumer_t *c, int g, int *a, int *b);
+
+#endif
