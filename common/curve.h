@@ -38,7 +38,13 @@ int curve_client_setup(void *sock, const struct topo *t, char *err);
  */
 curve_zap_t *curve_zap_new(void *zctx, const struct topo *t, char *err);
 void *curve_zap_socket(curve_zap_t *z);
-/* Answer one pending ZAP request.  0 / -1.  Rejections are counted. */
+/*
+ * Answer one pending ZAP request.  0 / -1 (errno EAGAIN when none is
+ * pending).  Only CURVE clients with a listed key get 200, with their Z85
+ * key as User-Id; others get 400, malformed requests 500.  Rejections
+ * (400 and 500) are counted.  Create the handler before binding server
+ * sockets: without one, libzmq lets every CURVE client in.
+ */
 int curve_zap_handle(curve_zap_t *z);
 unsigned long curve_zap_rejected(const curve_zap_t *z);
 void curve_zap_destroy(curve_zap_t **zp);

@@ -34,7 +34,13 @@ struct metric;
 metrics_t *metrics_new(void);
 void metrics_destroy(metrics_t **mp);
 
-/* NULL only when out of memory or the name is not a valid metric name. */
+/*
+ * NULL only when out of memory, the name is not a valid metric name
+ * ([a-zA-Z_:][a-zA-Z0-9_:]*, at most 128 characters), the labels are longer
+ * than 256 characters or hold a control character, the help text is longer
+ * than 1024 characters, or the name is already registered with another
+ * type.  help may be NULL (no HELP line).
+ */
 struct metric *metrics_counter(metrics_t *m, const char *name,
     const char *help, const char *labels);
 struct metric *metrics_gauge(metrics_t *m, const char *name,
@@ -50,7 +56,11 @@ void metric_observe_us(struct metric *h, uint64_t us); /* histograms */
 /* Current value of a counter or gauge (for tests and STAT consumers). */
 int64_t metric_value(const struct metric *m);
 
-/* Observations in a histogram, and an estimated quantile (0 < q < 1). */
+/*
+ * Observations in a histogram, and an estimated quantile (0 < q < 1): the
+ * upper bound of the bucket holding it, so never below the true value and
+ * at most one bucket above; 10 s means "10 s or more"; 0 when empty.
+ */
 uint64_t metric_count(const struct metric *h);
 uint64_t metric_quantile_us(const struct metric *h, double q);
 
