@@ -5,8 +5,12 @@
  *   segment "00000000000000000000.seg": Input/output error
  *
  * Fields: UTC time, level, daemon, region/campus, then a short lowercase
- * message naming the object.  log_warn() and fatal() append strerror(errno);
- * the -x variants do not.  The same message (same format string) repeated
+ * message naming the object.  An unset region or campus shows as "-"; with
+ * neither, the field is left out ("... info triadctl: ...").  Control
+ * characters in the message become '?' so that a line stays one line, and
+ * a line longer than 2 KiB is cut and ends in "...".  log_warn() and
+ * fatal() append strerror(errno) (nothing when errno is 0); the -x
+ * variants do not.  Every log call leaves errno as it found it.  The same message (same format string) repeated
  * within one second is suppressed and counted; the count is printed with
  * the next one that gets through ("... (37 similar suppressed)").
  *

@@ -8,8 +8,18 @@
  *   exactly 3 nodes, found 2
  *
  * Only topo.c includes libconfig.h.  Relative paths in the file (data
- * directories) are resolved against the directory holding the file, so a
- * cluster directory can be moved as a whole.
+ * directories, security key files) are resolved against the directory
+ * holding the file, so a cluster directory can be moved as a whole;
+ * @include names are always relative to that directory.
+ *
+ * Rules beyond the example: a setting topo.c does not know is an error (a
+ * typo must not fall back to a default); an integer of 2^31 or more needs
+ * libconfig's L suffix (10737418240L), since libconfig would wrap it;
+ * queue.retention_s may replace queue.retention_hours (for tests);
+ * producer.compress and security.curve are true/false; a replayer's
+ * endpoint may be left out; postgres, home, routers, replayers and groups
+ * may be left out (queue-only setups).  A setting missing at the top
+ * level is reported at line 1.
  *
  * Example (configs/local.conf is the full, commented one):
  *
