@@ -43,13 +43,16 @@ struct batch_builder {
 	uint32_t count;
 };
 
-/* Add one record.  0 / -1 (out of memory). */
+/*
+ * Add one record.  0 / -1: out of memory, or the batch would pass the
+ * format's 32-bit count or raw_len (errno EMSGSIZE).
+ */
 int batch_add(struct batch_builder *bb, const void *rec, uint32_t len);
 
 /*
  * Encode the records added so far as one batch payload into out (reset
  * first), lz4-compressed when compress is set and it helps.  The builder
- * is emptied.  0 / -1.
+ * is emptied.  0 / -1 (out of memory; the builder then keeps its records).
  */
 int batch_seal(struct batch_builder *bb, int compress, struct buf *out);
 
@@ -68,10 +71,11 @@ struct batch_reader {
  * err naming the fault ("batch declares 4294967295 raw bytes, limit is
  * 67108864").
  */
-int batch_decode(const void *payload, size_t len, const struct batch_limits *lim,
-    struct buf *scratch, struct batch_reader *out, char *err, size_t errlen);
+int batch_decode(const void *payload, size_t len,
+    const struct batch_limits *lim, struct buf *scratch,
+    struct batch_reader *out, char *err, size_t errlen);
 
-/* Next record: 1 with *rec/*len set, 0 at the end. */
+/* Next record: 1 with *rec and *len set, 0 at the end. */
 int batch_next(struct batch_reader *r, const uint8_t **rec, uint32_t *len);
 
 #endif

@@ -82,9 +82,17 @@ struct wire_limits {
 	uint32_t max_entries; /* entries in one APPEND or FETCH_OK */
 };
 
-/* A decoded message.  Pointers refer into the decoded frame. */
+/*
+ * A decoded message.  Pointers refer into the decoded frame.
+ *
+ * err_code is set by a failed wire_decode(): the enum wire_error a node
+ * answers with (VERSION, TOO_LARGE or BAD_REQUEST).  type and req_id then
+ * hold the header's values when the frame had a whole header (else 0), so
+ * the reply can echo req_id.  On success err_code is 0.
+ */
 struct wire_msg {
 	uint8_t type;
+	uint16_t err_code;
 	uint64_t req_id;
 	union {
 		struct {
@@ -126,8 +134,9 @@ struct wire_msg {
 
 /*
  * Decode and fully validate one frame.  0, or -1 with err naming what was
- * wrong ("frame of 9 bytes is shorter than the 16-byte header").  Entries
- * of APPEND and FETCH_OK are checked one by one, crc included.
+ * wrong ("frame of 9 bytes is shorter than the 16-byte header") and
+ * out->err_code set (see struct wire_msg).  Entries of APPEND and FETCH_OK
+ * are checked one by one, crc included.
  */
 int wire_decode(const void *frame, size_t len, const struct wire_limits *lim,
     struct wire_msg *out, char *err, size_t errlen);
