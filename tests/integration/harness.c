@@ -1,1 +1,389 @@
-/* placeholder: being written */
+/*
+ * harness.c - local clusters and delivery checks for integration tests.
+ */
+/* nftw() is an XSI interface. */
+#define _XOPEN_SOURCE 700
+
+#include "harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "batch.h"
+#include "bytes.h"
+#include "clock.h"
+
+static const char *campuses[3] = { "a", "b", "c" };
+
+static void write_topology(const char *path, int ngroups, const char *extra)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "could not write %s", path);
+	fprintf(f,
+	    "cluster = { name = \"test\"; global_master = \"sh\"; };\n"
+	    "queue = { segment_bytes = 1048576; };\n"
+	    "regions = ( {\n"
+	    "  name = \"sh\";\n"
+	    "  campuses = [ \"a\", \"b\", \"c\" ];\n"
+	    "  postgres = \"\";\n"
+	    "  home = ( { from = 0L; to = 999999L; } );\n"
+	    "  groups = (\n");
+	for (int g = 0; g < ngroups; g++) {
+		fprintf(f, "    { name = \"sh.g%d\"; nodes = (\n", g);
+		for (int i = 0; i < 3; i++)
+			fprintf(f,
+			    "      { name = \"sh.g%d.%s\"; campus = \"%s\"; "
+			    "endpoint = \"tcp://127.0.0.1:0\"; "
+			    "metrics = \"127.0.0.1:0\"; "
+			    "data_dir = \"data/sh.g%d.%s\"; }%s\n",
+			    g, campuses[i], campuses[i], g, campuses[i],
+			    i < 2 ? "," : "");
+		fprintf(f, "    ) }%s\n", g < ngroups - 1 ? "," : "");
+	}
+	fprintf(f, "  );\n} );\n%s\n", extra != NULL ? extra : "");
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static struct hx_batch *find_batch(struct hx *x, uint64_t msg_id)
+{
+	/* Batches are appended in msg_id order by one producer: bisect. */
+	size_t lo = 0, hi = x->nbatches;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->batches[mid].msg_id < msg_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < x->nbatches && x->batches[lo].msg_id == msg_id)
+		return &x->batches[lo];
+	return NULL;
+}
+
+static void on_result(void *arg, const struct producer_result *r)
+{
+	struct hx *x = arg;
+	struct hx_batch *b = find_batch(x, r->msg_id);
+
+	ck_assert_msg(b != NULL, "result for unknown batch %llx",
+	    (unsigned long long)r->msg_id);
+	ck_assert_msg(b->result == 0, "second result for batch %llx",
+	    (unsigned long long)r->msg_id);
+	/*
+	 * A result can arrive inside producer_add() before hx_produce() has
+	 * counted the record that call added, so records are compared in
+	 * hx_flush().
+	 */
+	b->result_records = r->records;
+	b->result = r->ok ? 1 : -1;
+	b->acks = r->acks;
+	b->group = r->group;
+	b->attempts = r->attempts;
+	b->latency_us = r->latency_us;
+	if (r->ok)
+		x->committed++;
+	else
+		x->failed++;
+}
+
+void hx_up(struct hx *x, int ngroups, const char *extra)
+{
+	char conf[512], err[TRIAD_ERRLEN];
+	struct cluster_opts o = { .bindir = TRIAD_BIN_DIR,
+	    .ready_timeout_ms = 15000 };
+
+	memset(x, 0, sizeof(*x));
+	x->record_size = 100;
+	snprintf(x->dir, sizeof(x->dir), "/tmp/triad-test-XXXXXX");
+	ck_assert_msg(mkdtemp(x->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(conf, sizeof(conf), "%s/topology.conf", x->dir);
+	write_topology(conf, ngroups, extra);
+	x->cl = cluster_create(conf, x->dir, &o, err);
+	ck_assert_msg(x->cl != NULL, "cluster_create: %s", err);
+	ck_assert_msg(cluster_start(x->cl, err) == 0, "cluster_start: %s", err);
+	x->t = cluster_topo(x->cl);
+	x->zctx = zmq_ctx_new();
+	ck_assert_ptr_nonnull(x->zctx);
+	x->prod = producer_new(x->zctx, x->t, "sh", on_result, x, NULL, err);
+	ck_assert_msg(x->prod != NULL, "producer_new: %s", err);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void hx_down(struct hx *x)
+{
+	producer_destroy(&x->prod);
+	if (x->zctx != NULL)
+		zmq_ctx_term(x->zctx);
+	if (x->cl != NULL) {
+		cluster_stop(x->cl, 5000);
+		cluster_destroy(&x->cl);
+	}
+	if (x->dir[0] != '\0' && getenv("TRIAD_KEEP_TEST_DIR") == NULL)
+		nftw(x->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(x->batches);
+	memset(x, 0, sizeof(*x));
+}
+
+const char *hx_node(const struct hx *x, int g, int i)
+{
+	return x->t->regions[0].groups[g].nodes[i].name;
+}
+
+/* Record n: its number, then bytes that depend on it. */
+static void make_record(uint8_t *rec, size_t size, uint32_t n)
+{
+	put_u32(rec, n);
+	for (size_t i = 4; i < size; i++)
+		rec[i] = (uint8_t)(n * 31u + i);
+}
+
+static int record_ok(const uint8_t *rec, uint32_t len, size_t size,
+    uint32_t *n)
+{
+	if (len != size || len < 4)
+		return 0;
+	*n = get_u32(rec);
+	for (size_t i = 4; i < size; i++)
+		if (rec[i] != (uint8_t)(*n * 31u + i))
+			return 0;
+	return 1;
+}
+
+void hx_produce(struct hx *x, uint32_t n)
+{
+	uint8_t rec[4096];
+
+	ck_assert_uint_le(x->record_size, sizeof(rec));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t num = x->next_rec++;
+		uint64_t id;
+		struct hx_batch *last;
+
+		make_record(rec, x->record_size, num);
+		ck_assert_int_eq(producer_add(x->prod, rec,
+		    (uint32_t)x->record_size, &id), 0);
+		last = x->nbatches ? &x->batches[x->nbatches - 1] : NULL;
+		if (last != NULL && last->msg_id == id) {
+			last->records++;
+			continue;
+		}
+		ck_assert_msg(last == NULL || id > last->msg_id,
+		    "message ids must grow");
+		if (x->nbatches == x->cap) {
+			x->cap = x->cap ? x->cap * 2 : 1024;
+			x->batches = realloc(x->batches,
+			    x->cap * sizeof(*x->batches));
+			ck_assert_ptr_nonnull(x->batches);
+		}
+		x->batches[x->nbatches++] = (struct hx_batch){
+			.msg_id = id, .records = 1, .first_rec = num,
+		};
+	}
+}
+
+void hx_flush(struct hx *x, int timeout_ms)
+{
+	int rc = producer_flush(x->prod, timeout_ms);
+
+	ck_assert_msg(rc == 0, "producer_flush: %d batches still pending",
+	    producer_pending(x->prod));
+	for (size_t i = 0; i < x->nbatches; i++) {
+		ck_assert_msg(x->batches[i].result != 0,
+		    "batch %zu has no result", i);
+		ck_assert_uint_eq(x->batches[i].result_records,
+		    x->batches[i].records);
+	}
+}
+
+struct consume_state {
+	struct hx *x;
+	struct buf scratch;
+	struct batch_limits lim;
+};
+
+static int on_entry(void *arg, const struct consumer_entry *e)
+{
+	struct consume_state *cs = arg;
+	struct hx *x = cs->x;
+	struct hx_batch *b = find_batch(x, e->msg_id);
+	struct batch_reader r;
+	char err[TRIAD_ERRLEN];
+	const uint8_t *rec;
+	uint32_t len, n, i = 0;
+
+	if (b == NULL) {
+		x->unexpected++;
+		return 0;
+	}
+	b->delivered++;
+	if (batch_decode(e->payload, e->len, &cs->lim, &cs->scratch, &r, err,
+	    sizeof(err)) == -1) {
+		x->bad_records += b->records;
+		return 0;
+	}
+	while (batch_next(&r, &rec, &len) == 1) {
+		if (!record_ok(rec, len, x->record_size, &n) ||
+		    n != b->first_rec + i)
+			x->bad_records++;
+		i++;
+	}
+	if (i != b->records)
+		x->bad_records++;
+	return 0;
+}
+
+static size_t committed_undelivered(const struct hx *x)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < x->nbatches; i++)
+		if (x->batches[i].result == 1 && x->batches[i].delivered == 0)
+			left++;
+	return left;
+}
+
+void hx_check_consumer(struct hx *x, int timeout_ms)
+{
+	hx_check_consumer_blocked(x, NULL, timeout_ms);
+}
+
+void hx_check_consumer_blocked(struct hx *x, const char *campus,
+    int timeout_ms)
+{
+	struct consume_state cs = { .x = x };
+	char err[TRIAD_ERRLEN];
+	consumer_t *c;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	size_t twice = 0;
+
+	cs.lim = (struct batch_limits){
+		.max_raw_bytes = x->t->limits.max_batch_raw_bytes,
+		.max_records = x->t->limits.max_batch_records,
+		.max_record_bytes = x->t->limits.max_record_bytes,
+	};
+	c = consumer_new(x->zctx, x->t, "sh", NULL, err);
+	ck_assert_msg(c != NULL, "consumer_new: %s", err);
+	if (campus != NULL)
+		ck_assert_int_eq(consumer_block_campus(c, campus, 1), 0);
+	while (committed_undelivered(x) > 0 && clock_mono_ms() < deadline)
+		ck_assert_int_ge(consumer_poll(c, 100, on_entry, &cs), 0);
+	/* Keep reading a little: a duplicate would show up now. */
+	for (uint64_t until = clock_mono_ms() + 300; clock_mono_ms() < until;)
+		ck_assert_int_ge(consumer_poll(c, 50, on_entry, &cs), 0);
+	consumer_destroy(&c);
+	buf_free(&cs.scratch);
+
+	for (size_t i = 0; i < x->nbatches; i++)
+		if (x->batches[i].delivered > 1)
+			twice++;
+	ck_assert_msg(committed_undelivered(x) == 0,
+	    "%zu committed batches never delivered (of %zu committed)",
+	    committed_undelivered(x), x->committed);
+	ck_assert_msg(twice == 0, "%zu batches delivered more than once",
+	    twice);
+	ck_assert_msg(x->unexpected == 0, "%llu entries never sent delivered",
+	    (unsigned long long)x->unexpected);
+	ck_assert_msg(x->bad_records == 0, "%llu records with wrong contents",
+	    (unsigned long long)x->bad_records);
+}
+
+size_t hx_acked_by(const struct hx *x, int g, int i)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < x->nbatches; k++)
+		if (x->batches[k].result == 1 && x->batches[k].group == g &&
+		    (x->batches[k].acks & (1u << i)))
+			n++;
+	return n;
+}
+
+void hx_wait_ready(struct hx *x, const char *node, int timeout_ms)
+{
+	char err[TRIAD_ERRLEN] = "";
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	struct buf b = {0};
+
+	while (clock_mono_ms() < deadline) {
+		buf_reset(&b);
+		if (cluster_stat(x->cl, node, 500, &b, err) == 0) {
+			buf_free(&b);
+			return;
+		}
+	}
+	buf_free(&b);
+	ck_abort_msg("node %s not ready within %d ms: %s", node, timeout_ms,
+	    err);
+}
+
+double hx_metric(struct hx *x, const char *node, const char *name)
+{
+	char err[TRIAD_ERRLEN];
+	struct buf b = {0};
+	double v = -1;
+	size_t nlen = strlen(name);
+
+	if (cluster_stat(x->cl, node, 2000, &b, err) == 0 &&
+	    buf_append(&b, "", 1) == 0) {
+		const char *line = (const char *)b.data;
+
+		while (line != NULL && *line != '\0') {
+			if (strncmp(line, name, nlen) == 0 &&
+			    line[nlen] == ' ') {
+				v = strtod(line + nlen + 1, NULL);
+				break;
+			}
+			line = strchr(line, '\n');
+			if (line != NULL)
+				line++;
+		}
+	}
+	buf_free(&b);
+	return v;
+}
+
+int hx_request(struct hx *x, const char *node, const void *frame, size_t len,
+    struct buf *reply, int timeout_ms)
+{
+	const struct topo_node *n = topo_node(x->t, node);
+	void *s = zmq_socket(x->zctx, ZMQ_DEALER);
+	int linger = 0, rc = -1;
+	zmq_pollitem_t it;
+	zmq_msg_t m;
+
+	ck_assert_ptr_nonnull(n);
+	ck_assert_ptr_nonnull(s);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	ck_assert_int_eq(zmq_connect(s, n->endpoint), 0);
+	ck_assert_int_eq(zmq_send(s, frame, len, 0), (int)len);
+	it = (zmq_pollitem_t){ .socket = s, .events = ZMQ_POLLIN };
+	if (zmq_poll(&it, 1, timeout_ms) == 1) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) >= 0) {
+			ck_assert_int_eq(buf_append(reply, zmq_msg_data(&m),
+			    zmq_msg_size(&m)), 0);
+			rc = 0;
+		}
+		zmq_msg_close(&m);
+	}
+	zmq_close(s);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * cluster.h - a local cluster of triad processes, started and stopped from
+ * one directory.  Used by `triadctl up/down` and by the integration tests
+ * and benchmarks, so that there is one way to run daemons on this machine.
+ *
+ * A cluster directory DIR holds:
+ *   DIR/cluster.conf     the topology with every port 0 replaced by a free
+ *                        port and every data directory made absolute
+ *   DIR/data/NODE/       a queue node's data directory, when the config's
+ *                        data_dir was relative (an absolute data_dir
+ *                        elsewhere is kept as the operator wrote it)
+ *   DIR/logs/NODE.log    each process's standard error
+ *   DIR/run/NODE.pid     each process's pid, written after it is ready
+ *
+ * Processes run in the foreground of their own session (-d, setsid), so
+ * that the cluster can outlive the command that started it and a signal to
+ * the test does not reach them.  "Ready" means the process answered a STAT
+ * request on its endpoint.
+ *
+ * Free ports are chosen by binding 127.0.0.1:0 and reading the port back;
+ * a port can be taken by someone else between that and the daemon's bind,
+ * so cluster_start() retries a daemon that fails to bind on a new port
+ * (and saves cluster.conf again).  Only ports the handle chose itself in
+ * cluster_create() move, and only before that node was first ready:
+ * afterwards clients know the address, so a restart that cannot bind fails.
+ *
+ * Daemons are run as BINDIR/PROGRAM -d [-v] -f DIR/cluster.conf NODE
+ * (triad-queued for queue nodes, triad-routerd, triad-replayd).  BINDIR is
+ * opts->bindir, else $TRIAD_BINDIR, else the directory of the running
+ * program.  A pid is trusted only while /proc/PID/cmdline shows a triad-*
+ * program started for that node, so stale pid files and reused pids are
+ * harmless.  Not thread-safe: one owner.
+ */
+#ifndef TRIAD_CLUSTER_H
+#define TRIAD_CLUSTER_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+#include "topo.h"
+#include "triad.h"
+
+typedef struct cluster cluster_t;
+
+struct cluster_opts {
+	const char *bindir;  /* where triad-queued lives; NULL: next to us */
+	int verbose;         /* pass -v to daemons */
+	int ready_timeout_ms;/* per process; 0 = 10000 */
+};
+
+/*
+ * Create DIR (if needed) from the topology file conf: resolve port 0s and
+ * relative data directories and write DIR/cluster.conf.  Starts nothing.
+ * NULL with err on failure.
+ */
+cluster_t *cluster_create(const char *conf, const char *dir,
+    const struct cluster_opts *o, char *err);
+
+/*
+ * Open an existing DIR (its cluster.conf and pid files).  NULL with err.
+ * Ports of an opened cluster are never moved (see above).
+ */
+cluster_t *cluster_open(const char *dir, const struct cluster_opts *o,
+    char *err);
+
+/*
+ * Like cluster_open() for a resolved topology file under any name; DIR is
+ * the directory holding it.  For tools given "-f DIR/cluster.conf".
+ */
+cluster_t *cluster_open_file(const char *conf, const struct cluster_opts *o,
+    char *err);
+
+/* The resolved topology (owned by the cluster). */
+const struct topo *cluster_topo(const cluster_t *c);
+
+/* Path of DIR/cluster.conf. */
+const char *cluster_conf(const cluster_t *c);
+
+/* The cluster directory DIR, absolute. */
+const char *cluster_dir(const cluster_t *c);
+
+/*
+ * Start every queue node that is not running yet and wait until each is
+ * ready.  0 / -1 with err; on failure the nodes this call started are
+ * stopped again (those already running are left alone).
+ */
+int cluster_start(cluster_t *c, char *err);
+
+/*
+ * Start one process by node name and wait until it is ready.  0 / -1 with
+ * err (also when it is already running).  A process that does not get
+ * ready within the timeout is killed; err then holds the last line of its
+ * log.  Restarting after cluster_signal(SIGKILL) or cluster_stop_node() is
+ * fine: the old process is gone by then.
+ */
+int cluster_start_node(cluster_t *c, const char *name, char *err);
+
+/*
+ * Send sig to one process (SIGSTOP and SIGCONT included).  0, or -1 when
+ * it is not running.  For SIGKILL it returns once the process is gone (our
+ * child reaped, pid file removed), so the node can be restarted at once.
+ */
+int cluster_signal(cluster_t *c, const char *name, int sig);
+
+/* Pid of a running process, or -1. */
+pid_t cluster_pid(const cluster_t *c, const char *name);
+
+/*
+ * Stop one process: SIGTERM (and SIGCONT, so a SIGSTOPped one obeys), wait
+ * up to timeout_ms, then SIGKILL; reaps it and removes its pid file.  0 /
+ * -1 when it was not running (a stale pid file is removed all the same).
+ */
+int cluster_stop_node(cluster_t *c, const char *name, int timeout_ms);
+
+/*
+ * Stop everything started from DIR (also by another process): every node
+ * of the topology and every other live pid file in DIR/run, all at once,
+ * SIGKILL after timeout_ms.  0, or -1 when something would not die.
+ */
+int cluster_stop(cluster_t *c, int timeout_ms);
+
+/*
+ * Ask one process for its metrics (STAT over ZeroMQ) within timeout_ms;
+ * the text is appended to out.  0 / -1 with err.
+ */
+int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
+    struct buf *out, char *err);
+
+/* Free the handle (processes keep running).  *cp becomes NULL. */
+void cluster_destroy(cluster_t **cp);
+
+#endif
