@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   libzmq3-dev liblz4-dev libpq-dev libconfig-dev libmicrohttpd-dev libjansson-dev
   check libsubunit-dev
+  protobuf-c-compiler libprotobuf-c-dev
   postgresql
   clang libclang-rt-14-dev
   strace procps util-linux iproute2

@@ -1,0 +1,93 @@
+/*
+ * rclient.h - the application's way to triad's routers (libtriad).
+ *
+ * An rclient talks to the routers of every region of the topology.  A
+ * call goes to a router of the caller's region (spread round-robin over
+ * the region's routers that are neither blocked nor shielded); a REDIRECT
+ * answer is followed to the named region, at most 3 hops.  A router that
+ * fails or times out rclient.shield_failures times in a row is shielded
+ * for shield_cooldown_ms, then tried again; a timed-out call is retried on
+ * another router of the same region while its deadline allows.  RETRY
+ * answers (a uid being moved) are retried with a short backoff until the
+ * deadline.  Blocking a campus makes the client skip its routers.
+ *
+ * Synchronous and single-threaded: each call waits for its answer (or the
+ * timeout) on the caller's thread.  Results that carry records copy them
+ * into memory the caller frees with rclient_result_free().
+ */
+#ifndef TRIAD_RCLIENT_H
+#define TRIAD_RCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc.h"
+#include "topo.h"
+#include "triad.h"
+
+typedef struct rclient rclient_t;
+
+struct rclient_result {
+	enum rpc_status status;
+	char error[TRIAD_ERRLEN];
+	struct rpc_record record;   /* PUT: version written; GET: the record */
+	struct rpc_record *records; /* SYNC page */
+	size_t nrecords;
+	uint64_t uid_version;       /* SYNC */
+	int more;                   /* SYNC */
+	char region[TRIAD_NAMELEN]; /* region whose router answered */
+	struct rpc_arena arena;
+};
+
+/*
+ * A client in region (its local region).  timeout_ms bounds each call,
+ * redirects and retries included (0: topo timeouts.ack_ms * 10).  NULL
+ * with err.
+ */
+rclient_t *rclient_new(void *zctx, const struct topo *t, const char *region,
+    int timeout_ms, char *err);
+void rclient_destroy(rclient_t **cp);
+
+/*
+ * PUT (value, or a delete when deleted is set).  if_version: NULL for an
+ * unconditional write, else a test-and-set on the record's version (0:
+ * only if it does not exist).  0 when a reply came (look at r->status),
+ * -1 on timeout or transport failure (r->error says which).
+ */
+int rclient_put(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    const void *value, size_t len, const uint64_t *if_version,
+    struct rclient_result *r);
+int rclient_del(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    struct rclient_result *r);
+int rclient_get(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    enum rpc_level level, uint64_t min_version, struct rclient_result *r);
+
+/* One page of SYNC uid since v (limit 0: router default). */
+int rclient_sync(rclient_t *c, uint64_t uid, uint64_t since, uint32_t limit,
+    struct rclient_result *r);
+
+/*
+ * Pipelined writes, for throughput: up to max_inflight (default 256)
+ * requests may be outstanding; the callback runs inside rclient_poll() (or
+ * inside rclient_put_async() when it waits for room) with the same result
+ * a synchronous call would give; r is valid during the callback only.
+ */
+typedef void (*rclient_fn)(void *arg, const struct rclient_result *r);
+int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
+    const char *key, const void *value, size_t len, int deleted,
+    const uint64_t *if_version, rclient_fn fn, void *arg);
+/* Deliver results for up to timeout_ms.  Results delivered, or -1. */
+int rclient_poll(rclient_t *c, int timeout_ms);
+/* Requests sent and not yet answered or timed out. */
+unsigned rclient_pending(const rclient_t *c);
+
+/* Route the next calls to the routers of this region instead.  0 / -1. */
+int rclient_set_region(rclient_t *c, const char *region);
+
+/* Skip routers of a campus (of any region, by campus name).  0 / -1. */
+int rclient_block_campus(rclient_t *c, const char *region, const char *campus,
+    int blocked);
+
+void rclient_result_free(struct rclient_result *r);
+
+#endif

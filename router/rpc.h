@@ -1,0 +1,140 @@
+/*
+ * rpc.h - plain-C views of the protobuf messages in router/proto/triad.proto.
+ *
+ * Only rpc.c includes the generated triad.pb-c.h: everything else builds
+ * and reads these structs.  Decoding validates every length against struct
+ * rpc_limits before anything is used (names, keys, values, page sizes) and
+ * says what was wrong; decoded strings and bytes point into a struct
+ * rpc_arena owned by the caller, freed with rpc_arena_free().
+ *
+ * Versioning: protobuf skips fields it does not know, so a newer client or
+ * daemon can add fields; rpc.c maps only the fields this version knows.
+ */
+#ifndef TRIAD_RPC_H
+#define TRIAD_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "triad.h"
+
+enum rpc_level { RPC_READ_ANY = 0, RPC_READ_CRITICAL = 1, RPC_READ_LATEST = 2 };
+
+enum rpc_status {
+	RPC_OK = 0,
+	RPC_NOT_FOUND = 1,
+	RPC_REDIRECT = 2,
+	RPC_CONFLICT = 3,
+	RPC_RETRY = 4,
+	RPC_BAD_REQUEST = 5,
+	RPC_UNAVAILABLE = 6,
+	RPC_ERROR = 7,
+};
+
+enum rpc_op { RPC_OP_NONE = 0, RPC_OP_PUT, RPC_OP_GET, RPC_OP_SYNC, RPC_OP_STAT };
+
+struct rpc_limits {
+	uint32_t max_ns;        /* bytes in a namespace (64) */
+	uint32_t max_key;       /* bytes in a key (1024) */
+	uint32_t max_value;     /* bytes in a value (limits.max_record_bytes - 4 KiB) */
+	uint32_t max_records;   /* records in one reply page (10000) */
+	uint32_t max_message;   /* one frame (limits.max_message_bytes) */
+};
+
+/* Sensible limits derived from a topology's limits. */
+struct topo;
+void rpc_limits_from_topo(struct rpc_limits *l, const struct topo *t);
+
+struct rpc_record {
+	const char *ns;
+	uint64_t uid;
+	const char *key;
+	const uint8_t *value;
+	size_t value_len;
+	uint64_t version;
+	const char *home;
+	int deleted;
+	int64_t updated_us;
+};
+
+struct rpc_home {
+	uint64_t uid;
+	const char *region;
+	uint64_t epoch;
+};
+
+/* One replicated change: a record or a home override. */
+struct rpc_change {
+	int is_home; /* 0: record, 1: home */
+	struct rpc_record record;
+	struct rpc_home home;
+};
+
+struct rpc_request {
+	uint64_t req_id;
+	enum rpc_op op;
+	/* PUT / DEL */
+	const char *ns;
+	uint64_t uid;
+	const char *key;
+	const uint8_t *value;
+	size_t value_len;
+	int deleted;
+	int has_if_version;
+	uint64_t if_version;
+	int no_queue_wait;
+	/* GET */
+	enum rpc_level level;
+	uint64_t min_version;
+	/* SYNC */
+	uint64_t since;
+	uint32_t limit;
+};
+
+struct rpc_reply {
+	uint64_t req_id;
+	enum rpc_status status;
+	const char *error;
+	const char *redirect_region;
+	const char *redirect_endpoint;
+	int has_record;
+	struct rpc_record record;
+	struct rpc_record *records; /* SYNC page */
+	size_t nrecords;
+	uint64_t uid_version;
+	int more;
+	const char *text;           /* STAT */
+	size_t text_len;
+};
+
+/* Memory for decoded messages; zero-initialise, free when done. */
+struct rpc_arena {
+	void *priv;
+};
+
+void rpc_arena_free(struct rpc_arena *a);
+
+/* Encoders: reset out and write one serialized message.  0 / -1. */
+int rpc_encode_request(const struct rpc_request *r, struct buf *out);
+int rpc_encode_reply(const struct rpc_reply *r, struct buf *out);
+int rpc_encode_change(const struct rpc_change *c, struct buf *out);
+
+/*
+ * Decoders: 0, or -1 with err naming what was wrong ("key of 5000 bytes,
+ * limit is 1024").  Strings are NUL-terminated; all pointers live in the
+ * arena (the caller frees it; decoding into a used arena adds to it).
+ */
+int rpc_decode_request(const void *p, size_t len, const struct rpc_limits *l,
+    struct rpc_request *out, struct rpc_arena *a, char *err, size_t errlen);
+int rpc_decode_reply(const void *p, size_t len, const struct rpc_limits *l,
+    struct rpc_reply *out, struct rpc_arena *a, char *err, size_t errlen);
+int rpc_decode_change(const void *p, size_t len, const struct rpc_limits *l,
+    struct rpc_change *out, struct rpc_arena *a, char *err, size_t errlen);
+
+const char *rpc_status_name(enum rpc_status s);
+
+/* Valid namespace or key: non-empty, within the limit, printable UTF-8. */
+int rpc_valid_name(const char *s, size_t max);
+
+#endif
