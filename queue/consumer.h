@@ -55,12 +55,19 @@ void consumer_destroy(consumer_t **cp);
 /* Offset of node i of group g (where the next fetch starts). */
 uint64_t consumer_offset(const consumer_t *c, int g, int i);
 
-/* Restore a saved offset before polling.  0 / -1 out of range. */
+/*
+ * Restore a saved offset before polling, or move past trimmed data.  It
+ * also ends the node's failure cool-down, if any.  0 / -1 out of range.
+ */
 int consumer_set_offset(consumer_t *c, int g, int i, uint64_t offset);
 
 /*
- * Fetch and deliver for up to timeout_ms.  Returns the number of entries
- * delivered (duplicates are not delivered), or -1.
+ * Fetch and deliver for up to timeout_ms.  It returns early once entries
+ * were delivered and no more replies are ready, or when fn returned -1; the
+ * rest of that reply is fetched again later, since a node's offset only
+ * moves past entries delivered or dropped as duplicates.  fn must not call
+ * consumer_poll().  Returns the number of entries delivered (duplicates are
+ * not delivered), or -1.
  */
 int consumer_poll(consumer_t *c, int timeout_ms, consumer_fn fn, void *arg);
 
@@ -70,6 +77,14 @@ int consumer_block_campus(consumer_t *c, const char *campus, int blocked);
 /* Duplicates dropped and TRIMMED answers seen so far. */
 uint64_t consumer_duplicates(const consumer_t *c);
 uint64_t consumer_trimmed(const consumer_t *c);
+
+/*
+ * Oldest offset node i of group g still keeps, as its last TRIMMED answer
+ * said (0 when it never answered TRIMMED).  The consumer never skips data
+ * on its own: a caller that accepts the loss moves on with
+ * consumer_set_offset(c, g, i, consumer_trimmed_to(c, g, i)).
+ */
+uint64_t consumer_trimmed_to(const consumer_t *c, int g, int i);
 
 /* Index (0..2) of the nodes of group g now being read; -1 for none. */
 void consumer_reading(const consumer_t *c, int g, int *a, int *b);

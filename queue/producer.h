@@ -17,12 +17,16 @@
  * with real traffic; one ack ends the shield.
  *
  * The producer is single-threaded and event-driven: it does I/O only inside
- * producer_add() (when the window is full), producer_poll() and
- * producer_flush().  Results arrive through the callback, from inside those
- * calls.  It owns one DEALER socket per node of its region, on the caller's
- * ZeroMQ context.
+ * producer_add() and producer_send() (a batch they seal is sent at once,
+ * without blocking; they poll only when the window is full),
+ * producer_poll() and producer_flush().  Results arrive through the
+ * callback, from inside those calls; the callback must not call the
+ * producer's functions other than producer_pending() and
+ * producer_shielded().  It owns one DEALER socket per node of its region,
+ * on the caller's ZeroMQ context.  The linger timer is served by
+ * producer_poll(): a caller that only adds must poll now and then.
  *
- *   producer_t *p = producer_new(zctx, topo, "sh", on_done, arg, err);
+ *   producer_t *p = producer_new(zctx, topo, "sh", on_done, arg, NULL, err);
  *   uint64_t id;
  *   producer_add(p, rec, len, &id);     // id: the batch the record joined
  *   producer_flush(p, 5000);            // wait for every batch's result
@@ -84,7 +88,9 @@ int producer_send(producer_t *p, const void *payload, uint32_t len,
 /*
  * Drive the producer for up to timeout_ms (0: only what is ready): send
  * sealed batches, take acks, time out nodes, retry on other groups, report
- * results.  Returns the number of results reported, or -1.
+ * results.  It returns early once results were reported and nothing more
+ * is ready; a negative timeout_ms waits for at least one result.  Returns
+ * the number of results reported, or -1.
  */
 int producer_poll(producer_t *p, int timeout_ms);
 
