@@ -110,7 +110,7 @@ static void last_segment(const struct hx *x, const char *node, char *path,
     size_t len)
 {
 	const struct topo_node *n = topo_node(x->t, node);
-	char best[64] = "";
+	char best[256] = "";
 	struct dirent *de;
 	DIR *d;
 
