@@ -8,9 +8,12 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/triad-queued bin/triadctl lib/libtriad.a lib/pkgconfig/triad.pc include/triad/producer.h; do
-  p=$(ls -d "$prefix"/$f "$prefix"/lib/*/"${f#lib/}" 2>/dev/null | head -n 1)
-  [ -n "$p" ] || { echo "install: $f is missing" >&2; exit 1; }
+for f in bin/triad-queued bin/triadctl libtriad.a libtriad.so triad.pc include/triad/producer.h; do
+  case "$f" in
+    */*) found=$([ -e "$prefix/$f" ] && echo yes || true) ;;
+    *) found=$(find "$prefix" -name "$f" | head -n 1) ;;
+  esac
+  [ -n "$found" ] || { echo "install: $f is missing" >&2; exit 1; }
 done
 pcdir=$(dirname "$(find "$prefix" -name triad.pc | head -n 1)")
 export PKG_CONFIG_PATH=$pcdir
