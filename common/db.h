@@ -5,9 +5,12 @@
  * A db_t is one connection, used by one thread.  Statements take their
  * parameters as struct db_param (text, int64 or bytes; never spliced into
  * SQL) and return a db_res_t of rows whose columns are read as text, int64
- * or bytes.  Results are always fetched in binary for bytea columns and
- * text otherwise: callers say which columns are bytea with db_get_bytes(),
- * which decodes PostgreSQL's hex form.
+ * or bytes.  Text and int64 parameters are sent as text with no type, so
+ * the server infers it from the statement as for a quoted literal (cast
+ * where the statement does not say: "$1::bigint"); bytes are sent in
+ * binary as bytea, NULs and all.  Results come back as text: callers say
+ * which columns are bytea with db_get_bytes(), which decodes PostgreSQL's
+ * hex form (or the escape form) once per cell.
  *
  *   db_t *db = db_connect("host=127.0.0.1 port=5432 dbname=triad", err);
  *   struct db_param p[2] = { DB_I64(uid), DB_TEXT("inbox") };
@@ -17,9 +20,11 @@
  *   db_res_free(&r);
  *
  * Errors: every call that can fail fills err with PostgreSQL's primary
- * message (no detail; db_sqlstate() gives the SQLSTATE for decisions such
- * as retrying a serialization failure).  A lost connection is reported
- * like any error; db_alive() tells it apart, and db_reconnect() tries once.
+ * message, one line (no detail; db_sqlstate() gives the SQLSTATE for
+ * decisions such as retrying a serialization failure).  A lost connection
+ * is reported like any error; db_alive() tells it apart, and
+ * db_reconnect() tries once.  Server notices go to the log (log.h), debug
+ * level, warnings as warnings.
  */
 #ifndef TRIAD_DB_H
 #define TRIAD_DB_H
@@ -53,8 +58,10 @@ struct db_param {
 
 /*
  * Connect.  NULL with err on failure ("could not connect to database
- * \"host=... \": Connection refused").  application_name is set to name
- * (e.g. "triad-routerd sh.r.a") when not NULL.
+ * \"host=127.0.0.1 port=5432 dbname=triad\": Connection refused"; no
+ * password is ever shown).  application_name is set to name (e.g.
+ * "triad-routerd sh.r.a") when not NULL; client_encoding is UTF8;
+ * connect_timeout is 10 s unless conninfo sets it.
  */
 db_t *db_connect(const char *conninfo, const char *name, char *err);
 
@@ -83,7 +90,12 @@ int db_begin(db_t *db, char *err);
 int db_commit(db_t *db, char *err);
 void db_rollback(db_t *db);
 
-/* SQLSTATE of the last failed statement ("40001"), or "" . */
+/*
+ * SQLSTATE of the last statement when it failed ("40001"), or "" after a
+ * success.  A lost connection gives "08006", a COMMIT that the server
+ * turned into ROLLBACK "25P02".  db_rollback() leaves it as it was, so it
+ * can be read after rolling back.
+ */
 const char *db_sqlstate(const db_t *db);
 
 /*
@@ -95,9 +107,12 @@ int db_exec_script(db_t *db, const char *sql, char *err);
 /*
  * COPY ... FROM STDIN in PostgreSQL's text format, for bulk loads:
  * db_copy_begin(db, "COPY t (a, b) FROM STDIN"), then db_copy_row() once
- * per row with that many fields (NULL field: SQL NULL; fields are escaped
- * here), then db_copy_end().  A bytea field is given with
- * db_copy_row_bytes() semantics: mark it in is_bytes.  0 / -1 with err.
+ * per row with that many fields, then db_copy_end().  Fields are given as
+ * parameters and escaped here: DB_NULL is SQL NULL, DB_TEXT any text
+ * (tabs, newlines, backslashes included), DB_I64 its decimal, DB_BYTES a
+ * bytea.  Rows are sent in batches, so a bad row may only be reported by
+ * db_copy_end().  0 / -1 with err; after a failure the COPY is over (later
+ * rows and the end fail too) and the caller rolls back.
  */
 int db_copy_begin(db_t *db, const char *sql, char *err);
 int db_copy_row(db_t *db, int nfields, const struct db_param *fields,

@@ -1,0 +1,23 @@
+# Generate a C file holding every migration of common/sql/NNN_name.sql, in
+# order, as { version, name, text }.  Run by a custom command at build time:
+#   cmake -DSQL_DIR=... -DOUT=... -P embed_sql.cmake
+file(GLOB files RELATIVE "${SQL_DIR}" "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "/* Generated from common/sql by cmake/embed_sql.cmake: do not edit. */\n")
+string(APPEND body "#include \"schema_sql.h\"\n\nconst struct schema_migration schema_migrations[] = {\n")
+set(count 0)
+foreach(f ${files})
+  string(SUBSTRING "${f}" 0 3 num)
+  math(EXPR version "${num}")
+  string(REGEX REPLACE "\\.sql$" "" name "${f}")
+  file(READ "${SQL_DIR}/${f}" text)
+  string(REPLACE "\\" "\\\\" text "${text}")
+  string(REPLACE "\"" "\\\"" text "${text}")
+  string(REPLACE "\n" "\\n\"\n\t    \"" text "${text}")
+  string(APPEND body "\t{ ${version}, \"${name}\",\n\t    \"${text}\" },\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "};\n\nconst int schema_nmigrations = ${count};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")
