@@ -41,8 +41,11 @@ struct rclient_result {
 
 /*
  * A client in region (its local region).  timeout_ms bounds each call,
- * redirects and retries included (0: topo timeouts.ack_ms * 10).  NULL
- * with err.
+ * redirects and retries included (0: topo timeouts.ack_ms * 10); one try
+ * on one router waits at most min(timeout, ack_ms * 4).  t must outlive
+ * the client.  NULL with err (unknown region, region without routers).
+ * rclient_destroy() drops async results not yet delivered, without
+ * calling their callbacks.
  */
 rclient_t *rclient_new(void *zctx, const struct topo *t, const char *region,
     int timeout_ms, char *err);
@@ -52,7 +55,10 @@ void rclient_destroy(rclient_t **cp);
  * PUT (value, or a delete when deleted is set).  if_version: NULL for an
  * unconditional write, else a test-and-set on the record's version (0:
  * only if it does not exist).  0 when a reply came (look at r->status),
- * -1 on timeout or transport failure (r->error says which).
+ * -1 on timeout or transport failure (r->error says which; r->status is
+ * then UNAVAILABLE, or BAD_REQUEST for a request over max_message).  A
+ * call fills *r from scratch: free the previous result first.  Calls made
+ * while async writes are in flight leave their results for rclient_poll().
  */
 int rclient_put(rclient_t *c, const char *ns, uint64_t uid, const char *key,
     const void *value, size_t len, const uint64_t *if_version,
@@ -76,9 +82,13 @@ typedef void (*rclient_fn)(void *arg, const struct rclient_result *r);
 int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
     const char *key, const void *value, size_t len, int deleted,
     const uint64_t *if_version, rclient_fn fn, void *arg);
-/* Deliver results for up to timeout_ms.  Results delivered, or -1. */
+/*
+ * Deliver results for up to timeout_ms: returns once at least one was
+ * delivered, when the time is up, or at once when nothing is pending
+ * (timeout_ms < 0: no time limit).  Results delivered, or -1.
+ */
 int rclient_poll(rclient_t *c, int timeout_ms);
-/* Requests sent and not yet answered or timed out. */
+/* Async requests whose callback has not run yet. */
 unsigned rclient_pending(const rclient_t *c);
 
 /* Route the next calls to the routers of this region instead.  0 / -1. */

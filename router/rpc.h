@@ -115,7 +115,11 @@ struct rpc_arena {
 
 void rpc_arena_free(struct rpc_arena *a);
 
-/* Encoders: reset out and write one serialized message.  0 / -1. */
+/*
+ * Encoders: reset out and write one serialized message.  0 / -1.  NULL
+ * strings are sent empty; a reply's text is sent as text_len bytes (or up
+ * to its NUL when text_len is 0).
+ */
 int rpc_encode_request(const struct rpc_request *r, struct buf *out);
 int rpc_encode_reply(const struct rpc_reply *r, struct buf *out);
 int rpc_encode_change(const struct rpc_change *c, struct buf *out);
@@ -124,6 +128,13 @@ int rpc_encode_change(const struct rpc_change *c, struct buf *out);
  * Decoders: 0, or -1 with err naming what was wrong ("key of 5000 bytes,
  * limit is 1024").  Strings are NUL-terminated; all pointers live in the
  * arena (the caller frees it; decoding into a used arena adds to it).
+ * A failed decode leaves the arena as it was, and keeps out->req_id when
+ * the frame parsed but a field broke a rule, so that the request can be
+ * answered BAD_REQUEST (or, for a reply, the waiting call be failed).
+ * Names and keys (ns, key, home, region, redirect_region) must be whole
+ * (no NUL byte inside) and printable UTF-8; a request's ns and key, and a
+ * replicated record's ns, key and home, must not be empty.  A value is
+ * bytes: its NULs are kept, value_len gives its length.
  */
 int rpc_decode_request(const void *p, size_t len, const struct rpc_limits *l,
     struct rpc_request *out, struct rpc_arena *a, char *err, size_t errlen);
@@ -131,6 +142,13 @@ int rpc_decode_reply(const void *p, size_t len, const struct rpc_limits *l,
     struct rpc_reply *out, struct rpc_arena *a, char *err, size_t errlen);
 int rpc_decode_change(const void *p, size_t len, const struct rpc_limits *l,
     struct rpc_change *out, struct rpc_arena *a, char *err, size_t errlen);
+
+/* Memory from the arena, aligned for any type; NULL when out of memory. */
+void *rpc_arena_alloc(struct rpc_arena *a, size_t n);
+
+/* Deep-copy a record (strings and value) into the arena.  0 / -1. */
+int rpc_record_copy(struct rpc_record *dst, const struct rpc_record *src,
+    struct rpc_arena *a);
 
 const char *rpc_status_name(enum rpc_status s);
 

@@ -1,0 +1,987 @@
+/*
+ * rclient.c - the application's client of triad-routerd: routing to a
+ * region's routers, redirects, retries, shielding, pipelined writes.
+ *
+ * Why it is built this way.  Every call, synchronous or not, is a slot:
+ * the request (its strings copied for async calls), the frame of the
+ * current attempt, its deadlines and, once finished, its result.  Slots
+ * 0..255 are for rclient_put_async(); slot 256 serves the synchronous
+ * calls, so a blocking call made while writes are in flight shares the
+ * same sockets and engine.  req_id = attempt sequence << 9 | slot index:
+ * a reply finds its slot at once, and a late reply to an earlier attempt
+ * (a timed-out router answering after all) no longer matches the slot's
+ * req_id and is dropped.
+ *
+ * A slot is FREE, WAIT (an attempt sent, or waiting for its router's
+ * socket to connect, until attempt_us), BACKOFF (to be tried again at
+ * retry_us: after a RETRY or UNAVAILABLE answer, or at once after its
+ * router was shielded) or DONE (result ready; async results wait there
+ * until rclient_poll() hands them to their callback, so callbacks never
+ * run inside a synchronous call).
+ *
+ * Routers: one DEALER each, opened on first use, with ZMQ_IMMEDIATE so
+ * that a request is never queued for a router that is not connected (the
+ * slot waits for POLLOUT instead, within its attempt time).  An attempt
+ * that gets no answer within min(timeout, ack_ms * 4) counts a failure
+ * against its router; shield_failures failures in a row shield it for
+ * shield_cooldown_ms and close its socket, so that requests queued for a
+ * stopped router are dropped rather than delivered late; the calls that
+ * were waiting on it move to another router at once.  Any answer but
+ * UNAVAILABLE resets the count; after the cool-down real traffic probes
+ * the router, and one more failure shields it again.
+ *
+ * Everything runs in the caller's thread: step() polls the open sockets
+ * until the nearest slot timer, takes replies, sends what waited for a
+ * connection, then runs the timers.
+ */
+#include "rclient.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "clock.h"
+#include "curve.h"
+#include "log.h"
+
+#define MAX_INFLIGHT 256
+#define NSLOTS (MAX_INFLIGHT + 1)
+#define SYNC_SLOT MAX_INFLIGHT
+#define SLOT_BITS 9                 /* NSLOTS must fit */
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+#define MAX_HOPS 3
+#define BACKOFF_MIN_US 10000u
+#define BACKOFF_MAX_US 200000u
+#define RECV_BURST 256
+
+enum { SLOT_FREE, SLOT_WAIT, SLOT_BACKOFF, SLOT_DONE };
+
+struct rrouter {
+	const struct topo_node *tn;
+	int region;
+	int campus;
+	void *sock;               /* NULL until used, and while shielded */
+	uint32_t fails;           /* consecutive failures */
+	uint64_t shield_until;    /* shielded while now < this */
+	unsigned unsent;          /* slots waiting for the socket to connect */
+};
+
+struct rregion {
+	const struct topo_region *tr;
+	struct rrouter *routers;
+	int nrouters;
+	int rr;                   /* next router round-robin */
+	int blocked[TOPO_CAMPUSES];
+};
+
+struct slot {
+	int state;
+	struct rpc_request req;
+	struct buf data;          /* async: the request's ns, key and value */
+	struct buf frame;         /* the current attempt's request */
+	uint64_t req_id;
+	int region;               /* region asked */
+	struct rrouter *rt;       /* router of the current attempt */
+	int sent;
+	struct rrouter *avoid;    /* prefer another router than this one */
+	char hint[TRIAD_ENDPOINTLEN]; /* endpoint named by a redirect */
+	int hops;
+	int answered;             /* the result came from a router's reply */
+	uint64_t deadline_us;     /* of the whole call */
+	uint64_t attempt_start_us;
+	uint64_t attempt_us;      /* of the current attempt */
+	uint64_t retry_us;        /* BACKOFF: next attempt */
+	uint64_t backoff_us;
+	rclient_fn fn;
+	void *arg;
+	struct rclient_result res;
+};
+
+struct rclient {
+	void *zctx;
+	const struct topo *topo;
+	struct rpc_limits limits;
+	struct rregion regions[TOPO_MAX_REGIONS];
+	int nregions;
+	int region;               /* where calls go first */
+	struct rrouter **all;     /* every router, for polling */
+	int nall;
+	zmq_pollitem_t *items;
+	struct rrouter **item_rt;
+	uint64_t timeout_us, attempt_max_us, cooldown_us;
+	struct slot *slots;
+	uint32_t free_idx[MAX_INFLIGHT];
+	uint32_t nfree;
+	uint32_t done[MAX_INFLIGHT]; /* async slots to deliver, in order */
+	uint32_t done_head, ndone;
+	uint64_t seq;
+};
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void res_error(struct rclient_result *r, const char *fmt, ...)
+    TRIAD_PRINTF(2, 3);
+
+static void res_error(struct rclient_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+}
+
+static void res_clear(struct rclient_result *r)
+{
+	rpc_arena_free(&r->arena);
+	memset(r, 0, sizeof(*r));
+}
+
+static int find_region(const struct rclient *c, const char *name)
+{
+	for (int g = 0; g < c->nregions; g++)
+		if (strcmp(c->regions[g].tr->name, name) == 0)
+			return g;
+	return -1;
+}
+
+/* Routers ---------------------------------------------------------------- */
+
+static int router_open(struct rclient *c, struct rrouter *rt, char *err)
+{
+	int zero = 0, one = 1;
+
+	rt->sock = zmq_socket(c->zctx, ZMQ_DEALER);
+	if (rt->sock == NULL) {
+		snprintf(err, TRIAD_ERRLEN, "could not make a socket for "
+		    "router \"%s\": %s", rt->tn->name, zmq_strerror(errno));
+		return -1;
+	}
+	if (zmq_setsockopt(rt->sock, ZMQ_LINGER, &zero, sizeof(zero)) ==
+	    -1 ||
+	    zmq_setsockopt(rt->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) ==
+	    -1) {
+		snprintf(err, TRIAD_ERRLEN, "could not set up the socket for "
+		    "router \"%s\": %s", rt->tn->name, zmq_strerror(errno));
+		goto fail;
+	}
+	if (curve_client_setup(rt->sock, c->topo, err) == -1)
+		goto fail;
+	if (zmq_connect(rt->sock, rt->tn->endpoint) == -1) {
+		snprintf(err, TRIAD_ERRLEN, "could not connect to router "
+		    "\"%s\" at %s: %s", rt->tn->name, rt->tn->endpoint,
+		    zmq_strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	zmq_close(rt->sock);
+	rt->sock = NULL;
+	return -1;
+}
+
+/* Whether a slot's attempt is on rt. */
+static int slot_on(const struct slot *s, const struct rrouter *rt)
+{
+	return s->state == SLOT_WAIT && s->rt == rt;
+}
+
+/* End s's attempt without an answer; it is tried again at retry_us. */
+static void slot_detach(struct slot *s, uint64_t retry_us)
+{
+	if (s->rt != NULL && !s->sent)
+		s->rt->unsent--;
+	s->avoid = s->rt;
+	s->rt = NULL;
+	s->state = SLOT_BACKOFF;
+	s->retry_us = retry_us;
+}
+
+/*
+ * Shield rt: close its socket so that what was queued for it is dropped,
+ * and move the calls waiting on it elsewhere at once.
+ */
+static void router_shield(struct rclient *c, struct rrouter *rt,
+    uint64_t now)
+{
+	for (int i = 0; i < NSLOTS; i++)
+		if (slot_on(&c->slots[i], rt))
+			slot_detach(&c->slots[i], now);
+	rt->shield_until = now + c->cooldown_us;
+	log_warnx("shielding router %s for %llu ms after %u failures",
+	    rt->tn->name, (unsigned long long)(c->cooldown_us / 1000),
+	    rt->fails);
+	if (rt->sock != NULL)
+		zmq_close(rt->sock);
+	rt->sock = NULL;
+	rt->unsent = 0;
+}
+
+static void router_fail(struct rclient *c, struct rrouter *rt, uint64_t now)
+{
+	if (rt->fails < UINT32_MAX)
+		rt->fails++;
+	if (rt->fails >= c->topo->timeouts.shield_failures)
+		router_shield(c, rt, now);
+}
+
+/*
+ * A router of region g for a new attempt: the hinted one if usable, else
+ * round-robin over those neither blocked nor shielded, other than avoid
+ * when there is a choice; when all are shielded, the one whose cool-down
+ * ends first.  NULL when every router of the region is blocked.
+ */
+static struct rrouter *pick(struct rclient *c, int g,
+    const struct rrouter *avoid, const char *hint, uint64_t now)
+{
+	struct rregion *rg = &c->regions[g];
+	struct rrouter *best = NULL, *again = NULL, *rested = NULL;
+	int n = rg->nrouters, chosen = -1;
+
+	for (int k = 0; k < n && hint[0] != '\0'; k++) {
+		struct rrouter *rt = &rg->routers[k];
+
+		if (!rg->blocked[rt->campus] && rt->shield_until <= now &&
+		    rt != avoid && strcmp(rt->tn->endpoint, hint) == 0)
+			return rt;
+	}
+	for (int k = 0; k < n; k++) {
+		int i = (rg->rr + k) % n;
+		struct rrouter *rt = &rg->routers[i];
+
+		if (rg->blocked[rt->campus])
+			continue;
+		if (rt->shield_until > now) {
+			if (rested == NULL ||
+			    rt->shield_until < rested->shield_until)
+				rested = rt;
+		} else if (rt == avoid) {
+			again = rt;
+		} else if (best == NULL) {
+			best = rt;
+		}
+	}
+	if (best == NULL)
+		best = again != NULL ? again : rested;
+	if (best != NULL) {
+		chosen = (int)(best - rg->routers);
+		rg->rr = (chosen + 1) % n;
+	}
+	return best;
+}
+
+/* Slots ------------------------------------------------------------------ */
+
+static void slot_finish(struct rclient *c, struct slot *s)
+{
+	uint32_t idx = (uint32_t)(s - c->slots);
+
+	if (s->rt != NULL && !s->sent)
+		s->rt->unsent--;
+	s->rt = NULL;
+	s->state = SLOT_DONE;
+	if (idx != SYNC_SLOT) {
+		assert(c->ndone < MAX_INFLIGHT);
+		c->done[(c->done_head + c->ndone) % MAX_INFLIGHT] = idx;
+		c->ndone++;
+	}
+}
+
+/* Finish without a reply (blocked, timed out, refused locally). */
+static void slot_fail(struct rclient *c, struct slot *s,
+    enum rpc_status status, const char *fmt, ...) TRIAD_PRINTF(4, 5);
+
+static void slot_fail(struct rclient *c, struct slot *s,
+    enum rpc_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	res_clear(&s->res);
+	s->res.status = status;
+	va_start(ap, fmt);
+	vsnprintf(s->res.error, sizeof(s->res.error), fmt, ap);
+	va_end(ap);
+	s->answered = 0;
+	slot_finish(c, s);
+}
+
+/* The deadline passed: the last answer stands, else a timeout. */
+static void slot_expire(struct rclient *c, struct slot *s)
+{
+	if (s->answered) {
+		slot_finish(c, s);
+		return;
+	}
+	slot_fail(c, s, RPC_UNAVAILABLE, "no answer from the routers of "
+	    "region %s within %llu ms", c->regions[s->region].tr->name,
+	    (unsigned long long)(c->timeout_us / 1000));
+}
+
+static void try_send(struct slot *s)
+{
+	if (zmq_send(s->rt->sock, s->frame.data, s->frame.len,
+	    ZMQ_DONTWAIT) == (int)s->frame.len) {
+		s->sent = 1;
+		return;
+	}
+	/* Not connected yet (ZMQ_IMMEDIATE): wait for POLLOUT. */
+	s->rt->unsent++;
+}
+
+/* Start an attempt of s on a router of its region. */
+static void attempt(struct rclient *c, struct slot *s, uint64_t now)
+{
+	char err[TRIAD_ERRLEN];
+	struct rrouter *rt;
+
+	if (now >= s->deadline_us) {
+		slot_expire(c, s);
+		return;
+	}
+	rt = pick(c, s->region, s->avoid, s->hint, now);
+	if (rt == NULL) {
+		slot_fail(c, s, RPC_UNAVAILABLE, "every router of region %s "
+		    "is blocked", c->regions[s->region].tr->name);
+		return;
+	}
+	if (rt->sock == NULL && router_open(c, rt, err) == -1) {
+		log_warnx("%s", err);
+		router_fail(c, rt, now);
+		s->state = SLOT_BACKOFF;
+		s->avoid = rt;
+		s->retry_us = now + BACKOFF_MIN_US;
+		return;
+	}
+	c->seq++;
+	s->req_id = c->seq << SLOT_BITS | (uint64_t)(s - c->slots);
+	s->req.req_id = s->req_id;
+	if (rpc_encode_request(&s->req, &s->frame) == -1) {
+		slot_fail(c, s, RPC_ERROR, "out of memory encoding a request");
+		return;
+	}
+	if (s->frame.len > c->limits.max_message) {
+		slot_fail(c, s, RPC_BAD_REQUEST, "request of %zu bytes, limit "
+		    "is %u", s->frame.len, c->limits.max_message);
+		return;
+	}
+	s->rt = rt;
+	s->sent = 0;
+	s->state = SLOT_WAIT;
+	s->attempt_start_us = now;
+	s->attempt_us = min_u64(now + c->attempt_max_us, s->deadline_us);
+	try_send(s);
+}
+
+static void slot_start(struct rclient *c, struct slot *s)
+{
+	uint64_t now = clock_mono_us();
+
+	res_clear(&s->res);
+	s->region = c->region;
+	s->rt = NULL;
+	s->avoid = NULL;
+	s->hint[0] = '\0';
+	s->hops = 0;
+	s->answered = 0;
+	s->deadline_us = now + c->timeout_us;
+	s->backoff_us = BACKOFF_MIN_US;
+	attempt(c, s, now);
+}
+
+/* Wait before the next attempt; give up now if that passes the deadline. */
+static void slot_backoff(struct rclient *c, struct slot *s, uint64_t now)
+{
+	if (now + s->backoff_us >= s->deadline_us) {
+		slot_finish(c, s);
+		return;
+	}
+	s->state = SLOT_BACKOFF;
+	s->retry_us = now + s->backoff_us;
+	s->backoff_us = min_u64(s->backoff_us * 2, BACKOFF_MAX_US);
+}
+
+/* Replies ---------------------------------------------------------------- */
+
+static struct slot *slot_for(struct rclient *c, uint64_t req_id,
+    const struct rrouter *rt)
+{
+	uint64_t idx = req_id & SLOT_MASK;
+	struct slot *s;
+
+	if (idx >= NSLOTS)
+		return NULL;
+	s = &c->slots[idx];
+	if (s->state != SLOT_WAIT || s->req_id != req_id || s->rt != rt)
+		return NULL;
+	return s;
+}
+
+/* Keep what a reply says in the slot's result; the arena moves there. */
+static void take_reply(struct rclient *c, struct slot *s,
+    const struct rrouter *rt, const struct rpc_reply *rep,
+    struct rpc_arena *arena)
+{
+	struct rclient_result *r = &s->res;
+
+	res_clear(r);
+	r->status = rep->status;
+	snprintf(r->error, sizeof(r->error), "%s", rep->error);
+	if (rep->has_record)
+		r->record = rep->record;
+	r->records = rep->records;
+	r->nrecords = rep->nrecords;
+	r->uid_version = rep->uid_version;
+	r->more = rep->more;
+	snprintf(r->region, sizeof(r->region), "%s",
+	    c->regions[rt->region].tr->name);
+	r->arena = *arena;
+	arena->priv = NULL;
+	s->answered = 1;
+}
+
+static void on_redirect(struct rclient *c, struct slot *s,
+    const struct rpc_reply *rep, uint64_t now)
+{
+	int g;
+
+	if (s->hops >= MAX_HOPS) {
+		res_error(&s->res, "more than %d redirects, the last to "
+		    "region \"%s\"", MAX_HOPS, rep->redirect_region);
+		slot_finish(c, s);
+		return;
+	}
+	g = find_region(c, rep->redirect_region);
+	if (g == -1) {
+		res_error(&s->res, "redirect to unknown region \"%s\"",
+		    rep->redirect_region);
+		slot_finish(c, s);
+		return;
+	}
+	s->hops++;
+	s->region = g;
+	s->avoid = NULL;
+	snprintf(s->hint, sizeof(s->hint), "%s", rep->redirect_endpoint);
+	attempt(c, s, now);
+}
+
+static void on_reply(struct rclient *c, struct rrouter *rt, const void *p,
+    size_t len, uint64_t now)
+{
+	struct rpc_arena arena = { NULL };
+	char why[TRIAD_ERRLEN];
+	struct rpc_reply rep;
+	struct slot *s;
+
+	if (rpc_decode_reply(p, len, &c->limits, &rep, &arena, why,
+	    sizeof(why)) == -1) {
+		log_warnx("bad reply from router %s: %s", rt->tn->name, why);
+		s = slot_for(c, rep.req_id, rt);
+		if (s != NULL) {
+			s->rt->fails = 0;
+			slot_fail(c, s, RPC_ERROR, "bad reply from router %s: "
+			    "%s", rt->tn->name, why);
+			s->answered = 1;
+		}
+		rpc_arena_free(&arena);
+		return;
+	}
+	s = slot_for(c, rep.req_id, rt);
+	if (s == NULL) {
+		rpc_arena_free(&arena);	/* an earlier attempt's answer */
+		return;
+	}
+	if (rep.status != RPC_UNAVAILABLE)
+		rt->fails = 0;
+	take_reply(c, s, rt, &rep, &arena);
+	rpc_arena_free(&arena);
+	switch (rep.status) {
+	case RPC_REDIRECT:
+		s->rt = NULL;
+		on_redirect(c, s, &rep, now);
+		break;
+	case RPC_RETRY:
+		s->rt = NULL;
+		s->avoid = NULL;
+		slot_backoff(c, s, now);
+		break;
+	case RPC_UNAVAILABLE:
+		s->rt = NULL;
+		s->avoid = rt;
+		slot_backoff(c, s, now);
+		router_fail(c, rt, now);
+		break;
+	default:
+		slot_finish(c, s);
+		break;
+	}
+}
+
+/* Take what rt has sent; its socket may be closed meanwhile. */
+static int recv_router(struct rclient *c, struct rrouter *rt)
+{
+	zmq_msg_t msg;
+	int rc = 0;
+
+	if (zmq_msg_init(&msg) == -1)
+		return -1;
+	for (int k = 0; k < RECV_BURST && rt->sock != NULL; k++) {
+		if (zmq_msg_recv(&msg, rt->sock, ZMQ_DONTWAIT) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				rc = -1;
+			break;
+		}
+		if (zmq_msg_more(&msg)) {
+			/* One frame per reply: drop a multipart message. */
+			log_warnx("multipart reply from router %s dropped",
+			    rt->tn->name);
+			while (zmq_msg_more(&msg) &&
+			    zmq_msg_recv(&msg, rt->sock, ZMQ_DONTWAIT) != -1)
+				;
+			continue;
+		}
+		on_reply(c, rt, zmq_msg_data(&msg), zmq_msg_size(&msg),
+		    clock_mono_us());
+	}
+	zmq_msg_close(&msg);
+	return rc;
+}
+
+/* The socket of rt connected: send what waited for it. */
+static void send_waiting(struct rclient *c, struct rrouter *rt)
+{
+	for (int i = 0; i < NSLOTS && rt->unsent > 0; i++) {
+		struct slot *s = &c->slots[i];
+
+		if (!slot_on(s, rt) || s->sent)
+			continue;
+		if (zmq_send(rt->sock, s->frame.data, s->frame.len,
+		    ZMQ_DONTWAIT) != (int)s->frame.len)
+			break;
+		s->sent = 1;
+		rt->unsent--;
+	}
+}
+
+/* Engine ----------------------------------------------------------------- */
+
+/* Run the slots' timers; return when the next one is due. */
+static uint64_t timers(struct rclient *c, uint64_t now)
+{
+	uint64_t wake = UINT64_MAX;
+
+	for (int i = 0; i < NSLOTS; i++) {
+		struct slot *s = &c->slots[i];
+
+		if (s->state == SLOT_WAIT && now >= s->attempt_us) {
+			struct rrouter *rt = s->rt;
+			/* An attempt cut short by the deadline proves little. */
+			int full = s->attempt_us - s->attempt_start_us >=
+			    c->attempt_max_us;
+
+			slot_detach(s, now);
+			if (full)
+				router_fail(c, rt, now);
+		}
+		if (s->state == SLOT_BACKOFF && now >= s->retry_us)
+			attempt(c, s, now);
+		if (s->state == SLOT_WAIT)
+			wake = min_u64(wake, s->attempt_us);
+		else if (s->state == SLOT_BACKOFF)
+			wake = min_u64(wake, s->retry_us);
+	}
+	return wake;
+}
+
+/* What a caller of step() waits for. */
+enum goal { GOAL_SYNC, GOAL_ASYNC };
+
+static int goal_met(const struct rclient *c, enum goal goal)
+{
+	if (goal == GOAL_SYNC)
+		return c->slots[SYNC_SLOT].state == SLOT_DONE;
+	return c->ndone > 0;
+}
+
+/*
+ * One round: wait for replies or a connection until the next timer (or
+ * until), handle them, run the timers.  Returns at once when the goal is
+ * met.  0, or -1 when polling failed.
+ */
+static int step(struct rclient *c, uint64_t until, enum goal goal)
+{
+	uint64_t now = clock_mono_us(), wake;
+	long ms;
+	int n = 0, ready;
+
+	wake = min_u64(timers(c, now), until);
+	if (goal_met(c, goal))
+		return 0;
+	now = clock_mono_us();
+	ms = wake > now ? (long)min_u64((wake - now + 999) / 1000, 60000) : 0;
+	for (int k = 0; k < c->nall; k++) {
+		struct rrouter *rt = c->all[k];
+
+		if (rt->sock == NULL)
+			continue;
+		c->items[n].socket = rt->sock;
+		c->items[n].fd = 0;
+		c->items[n].events = ZMQ_POLLIN |
+		    (rt->unsent > 0 ? ZMQ_POLLOUT : 0);
+		c->items[n].revents = 0;
+		c->item_rt[n] = rt;
+		n++;
+	}
+	ready = zmq_poll(n > 0 ? c->items : NULL, n, ms);
+	if (ready == -1 && errno != EINTR)
+		return -1;
+	for (int k = 0; k < n && ready > 0; k++) {
+		struct rrouter *rt = c->item_rt[k];
+
+		/* An earlier reply may have shielded rt and closed it. */
+		if (rt->sock != c->items[k].socket)
+			continue;
+		if ((c->items[k].revents & ZMQ_POLLIN) &&
+		    recv_router(c, rt) == -1)
+			return -1;
+		if ((c->items[k].revents & ZMQ_POLLOUT) &&
+		    rt->sock == c->items[k].socket)
+			send_waiting(c, rt);
+	}
+	timers(c, clock_mono_us());
+	return 0;
+}
+
+/* Hand finished async results to their callbacks.  How many. */
+static int deliver(struct rclient *c)
+{
+	struct rclient_result r;
+	rclient_fn fn;
+	void *arg;
+	int n = 0;
+
+	while (c->ndone > 0) {
+		uint32_t idx = c->done[c->done_head];
+		struct slot *s = &c->slots[idx];
+
+		c->done_head = (c->done_head + 1) % MAX_INFLIGHT;
+		c->ndone--;
+		/* Free the slot first: the callback may send again. */
+		r = s->res;
+		memset(&s->res, 0, sizeof(s->res));
+		fn = s->fn;
+		arg = s->arg;
+		s->state = SLOT_FREE;
+		c->free_idx[c->nfree++] = idx;
+		n++;
+		if (fn != NULL)
+			fn(arg, &r);
+		rclient_result_free(&r);
+	}
+	return n;
+}
+
+/* Life cycle ------------------------------------------------------------- */
+
+rclient_t *rclient_new(void *zctx, const struct topo *t, const char *region,
+    int timeout_ms, char *err)
+{
+	struct rclient *c;
+	int nall = 0;
+
+	assert(zctx != NULL && t != NULL && region != NULL && err != NULL);
+	if (timeout_ms < 0) {
+		snprintf(err, TRIAD_ERRLEN, "router client timeout of %d ms "
+		    "is negative", timeout_ms);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto nomem;
+	c->zctx = zctx;
+	c->topo = t;
+	rpc_limits_from_topo(&c->limits, t);
+	c->nregions = t->nregions;
+	for (int g = 0; g < t->nregions; g++) {
+		const struct topo_region *tr = &t->regions[g];
+		struct rregion *rg = &c->regions[g];
+
+		rg->tr = tr;
+		rg->nrouters = tr->nrouters;
+		if (tr->nrouters == 0)
+			continue;
+		rg->routers = calloc((size_t)tr->nrouters,
+		    sizeof(*rg->routers));
+		if (rg->routers == NULL)
+			goto nomem;
+		for (int i = 0; i < tr->nrouters; i++) {
+			struct rrouter *rt = &rg->routers[i];
+
+			rt->tn = &tr->routers[i];
+			rt->region = g;
+			rt->campus = topo_campus_index(tr, rt->tn->campus);
+			assert(rt->campus >= 0);
+		}
+		nall += tr->nrouters;
+	}
+	c->region = find_region(c, region);
+	if (c->region == -1) {
+		snprintf(err, TRIAD_ERRLEN, "region \"%s\" is not in the "
+		    "topology", region);
+		goto fail;
+	}
+	if (c->regions[c->region].nrouters == 0) {
+		snprintf(err, TRIAD_ERRLEN, "region \"%s\" has no routers",
+		    region);
+		goto fail;
+	}
+	c->all = calloc((size_t)nall, sizeof(*c->all));
+	c->items = calloc((size_t)nall, sizeof(*c->items));
+	c->item_rt = calloc((size_t)nall, sizeof(*c->item_rt));
+	c->slots = calloc(NSLOTS, sizeof(*c->slots));
+	if (c->all == NULL || c->items == NULL || c->item_rt == NULL ||
+	    c->slots == NULL)
+		goto nomem;
+	for (int g = 0; g < c->nregions; g++)
+		for (int i = 0; i < c->regions[g].nrouters; i++)
+			c->all[c->nall++] = &c->regions[g].routers[i];
+	for (uint32_t i = 0; i < MAX_INFLIGHT; i++)
+		c->free_idx[c->nfree++] = MAX_INFLIGHT - 1 - i;
+	c->timeout_us = (timeout_ms > 0 ? (uint64_t)timeout_ms :
+	    (uint64_t)t->timeouts.ack_ms * 10) * 1000;
+	if (c->timeout_us == 0)
+		c->timeout_us = 1000;
+	c->attempt_max_us = min_u64(c->timeout_us,
+	    (uint64_t)t->timeouts.ack_ms * 4 * 1000);
+	if (c->attempt_max_us == 0)
+		c->attempt_max_us = c->timeout_us;
+	c->cooldown_us = (uint64_t)t->timeouts.shield_cooldown_ms * 1000;
+	return c;
+nomem:
+	snprintf(err, TRIAD_ERRLEN, "out of memory making a router client");
+fail:
+	rclient_destroy(&c);
+	return NULL;
+}
+
+void rclient_destroy(rclient_t **cp)
+{
+	struct rclient *c;
+
+	if (cp == NULL || (c = *cp) == NULL)
+		return;
+	for (int k = 0; k < c->nall; k++)
+		if (c->all[k]->sock != NULL)
+			zmq_close(c->all[k]->sock);
+	if (c->slots != NULL) {
+		for (int i = 0; i < NSLOTS; i++) {
+			buf_free(&c->slots[i].data);
+			buf_free(&c->slots[i].frame);
+			rpc_arena_free(&c->slots[i].res.arena);
+		}
+	}
+	for (int g = 0; g < c->nregions; g++)
+		free(c->regions[g].routers);
+	free(c->slots);
+	free(c->item_rt);
+	free(c->items);
+	free(c->all);
+	free(c);
+	*cp = NULL;
+}
+
+/* Synchronous calls ------------------------------------------------------ */
+
+static int call(struct rclient *c, const struct rpc_request *req,
+    struct rclient_result *r)
+{
+	struct slot *s = &c->slots[SYNC_SLOT];
+	int rc = 0;
+
+	assert(s->state == SLOT_FREE);
+	s->req = *req;
+	s->fn = NULL;
+	s->arg = NULL;
+	slot_start(c, s);
+	while (s->state != SLOT_DONE) {
+		if (step(c, UINT64_MAX, GOAL_SYNC) == -1) {
+			slot_fail(c, s, RPC_UNAVAILABLE, "could not poll the "
+			    "router sockets: %s", zmq_strerror(errno));
+		}
+	}
+	*r = s->res;
+	if (!s->answered)
+		rc = -1;
+	memset(&s->res, 0, sizeof(s->res));
+	s->state = SLOT_FREE;
+	return rc;
+}
+
+static void put_request(struct rpc_request *req, const char *ns, uint64_t uid,
+    const char *key, const void *value, size_t len, int deleted,
+    const uint64_t *if_version)
+{
+	assert(ns != NULL && key != NULL);
+	assert(value != NULL || len == 0);
+	memset(req, 0, sizeof(*req));
+	req->op = RPC_OP_PUT;
+	req->ns = ns;
+	req->uid = uid;
+	req->key = key;
+	req->value = value;
+	req->value_len = len;
+	req->deleted = deleted;
+	if (if_version != NULL) {
+		req->has_if_version = 1;
+		req->if_version = *if_version;
+	}
+}
+
+int rclient_put(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    const void *value, size_t len, const uint64_t *if_version,
+    struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	put_request(&req, ns, uid, key, value, len, 0, if_version);
+	return call(c, &req, r);
+}
+
+int rclient_del(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	put_request(&req, ns, uid, key, NULL, 0, 1, NULL);
+	return call(c, &req, r);
+}
+
+int rclient_get(rclient_t *c, const char *ns, uint64_t uid, const char *key,
+    enum rpc_level level, uint64_t min_version, struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	assert(ns != NULL && key != NULL);
+	memset(&req, 0, sizeof(req));
+	req.op = RPC_OP_GET;
+	req.ns = ns;
+	req.uid = uid;
+	req.key = key;
+	req.level = level;
+	req.min_version = min_version;
+	return call(c, &req, r);
+}
+
+int rclient_sync(rclient_t *c, uint64_t uid, uint64_t since, uint32_t limit,
+    struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = RPC_OP_SYNC;
+	req.uid = uid;
+	req.since = since;
+	req.limit = limit;
+	return call(c, &req, r);
+}
+
+/* Pipelined writes ------------------------------------------------------- */
+
+int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
+    const char *key, const void *value, size_t len, int deleted,
+    const uint64_t *if_version, rclient_fn fn, void *arg)
+{
+	size_t nl, kl;
+	struct slot *s;
+
+	assert(ns != NULL && key != NULL);
+	assert(value != NULL || len == 0);
+	while (c->nfree == 0) {
+		/* Full: every slot ends by its deadline, so room comes. */
+		if (deliver(c) > 0)
+			break;
+		if (step(c, UINT64_MAX, GOAL_ASYNC) == -1)
+			return -1;
+	}
+	s = &c->slots[c->free_idx[c->nfree - 1]];
+	/* The caller's buffers may be gone before the answer: copy them. */
+	nl = strlen(ns);
+	kl = strlen(key);
+	buf_reset(&s->data);
+	if (buf_append(&s->data, ns, nl + 1) == -1 ||
+	    buf_append(&s->data, key, kl + 1) == -1 ||
+	    buf_append(&s->data, value, len) == -1)
+		return -1;
+	c->nfree--;
+	put_request(&s->req, (const char *)s->data.data, uid,
+	    (const char *)s->data.data + nl + 1,
+	    len > 0 ? s->data.data + nl + kl + 2 : NULL, len, deleted != 0,
+	    if_version);
+	s->fn = fn;
+	s->arg = arg;
+	slot_start(c, s);
+	return 0;
+}
+
+int rclient_poll(rclient_t *c, int timeout_ms)
+{
+	uint64_t end;
+	int n;
+
+	end = timeout_ms < 0 ? UINT64_MAX :
+	    clock_mono_us() + (uint64_t)timeout_ms * 1000;
+	n = deliver(c);
+	while (n == 0 && rclient_pending(c) > 0) {
+		if (step(c, end, GOAL_ASYNC) == -1)
+			return -1;
+		n = deliver(c);
+		if (clock_mono_us() >= end)
+			break;
+	}
+	return n;
+}
+
+unsigned rclient_pending(const rclient_t *c)
+{
+	return MAX_INFLIGHT - c->nfree;
+}
+
+/* Routing ---------------------------------------------------------------- */
+
+int rclient_set_region(rclient_t *c, const char *region)
+{
+	int g = find_region(c, region);
+
+	if (g == -1 || c->regions[g].nrouters == 0)
+		return -1;
+	c->region = g;
+	return 0;
+}
+
+int rclient_block_campus(rclient_t *c, const char *region, const char *campus,
+    int blocked)
+{
+	int g = find_region(c, region), k;
+
+	if (g == -1)
+		return -1;
+	k = topo_campus_index(c->regions[g].tr, campus);
+	if (k == -1)
+		return -1;
+	c->regions[g].blocked[k] = blocked != 0;
+	return 0;
+}
+
+void rclient_result_free(struct rclient_result *r)
+{
+	if (r == NULL)
+		return;
+	rpc_arena_free(&r->arena);
+	memset(r, 0, sizeof(*r));
+}
