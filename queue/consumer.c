@@ -72,6 +72,7 @@ struct cnode {
 	uint64_t deadline_us;  /* its reply is due by then */
 	uint64_t failed_until; /* not read before then */
 	uint64_t trimmed_to;   /* oldest offset kept, per its last TRIMMED */
+	uint64_t end;          /* durable end, per its last FETCH_OK */
 };
 
 struct consumer_metrics {
@@ -383,6 +384,7 @@ static void on_fetch_ok(struct consumer *c, int k, const struct wire_msg *m,
 		return;
 	}
 	n->req_id = 0;
+	n->end = m->u.fetch_ok.end_offset;
 	for (;;) {
 		at = pos;
 		if (!wire_next_entry(m->u.fetch_ok.entries, elen, &pos, &e))
@@ -693,6 +695,14 @@ uint64_t consumer_trimmed_to(const consumer_t *c, int g, int i)
 
 	assert(n != NULL);
 	return n->trimmed_to;
+}
+
+uint64_t consumer_end_offset(const consumer_t *c, int g, int i)
+{
+	const struct cnode *n = node_ref(c, g, i);
+
+	assert(n != NULL);
+	return n->end;
 }
 
 void consumer_reading(const consumer_t *c, int g, int *a, int *b)

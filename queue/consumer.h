@@ -86,6 +86,14 @@ uint64_t consumer_trimmed(const consumer_t *c);
  */
 uint64_t consumer_trimmed_to(const consumer_t *c, int g, int i);
 
+/*
+ * Durable end of node i of group g as its last FETCH_OK said (0 until it
+ * answered one).  With consumer_offset() it tells how far behind a reader
+ * is: end - offset bytes of that node's log are not read yet, and offset
+ * >= end means caught up as of that answer.  (Added for replay lag.)
+ */
+uint64_t consumer_end_offset(const consumer_t *c, int g, int i);
+
 /* Index (0..2) of the nodes of group g now being read; -1 for none. */
 void consumer_reading(const consumer_t *c, int g, int *a, int *b);
 

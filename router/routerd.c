@@ -1,0 +1,1267 @@
+/*
+ * triad-routerd - a region's front door.
+ *
+ * Role.  Every uid has a home region (the topology's ranges, or a row of
+ * home_overrides for a uid that moved).  The router takes PUT and DEL for
+ * the uids whose home is its region and writes them to the region's
+ * PostgreSQL; for any other uid it answers REDIRECT with the home region
+ * and one of its routers.  Reads are served from the local database at
+ * any level the data allows (DESIGN.md section 3): READ_ANY always,
+ * READ_CRITICAL when the uid's local version has reached the one asked
+ * for, READ_LATEST at home only; otherwise the client is sent home.  SYNC
+ * pages (a uid's records above a version, tombstones included) are served
+ * locally in every region.
+ *
+ * Requests are protobuf messages (router/proto/triad.proto, rpc.h), one
+ * ZeroMQ frame each, on one ROUTER socket; replies carry the request's
+ * req_id and may come in any order.  Metrics are served over HTTP for
+ * Prometheus (httpd.h) and as a STAT request.
+ *
+ * Lifecycle.  Load the topology, find our router, connect to the region's
+ * database and bring its schema up to date (store.h), start the shipper
+ * and its producer (shipper.h), bind, then loop: take every request that is
+ * waiting (up to a round's bound), answering reads at once and collecting
+ * home writes; commit all the writes of the round in ONE transaction (one
+ * WAL flush for all of them: group commit, as queued does with fdatasync);
+ * reply to writes that asked not to wait for the queue; let the shipper
+ * send the new outbox rows; reply to the other writes once the shipper
+ * reports the batch holding their outbox row committed on 2 of 3 queue
+ * nodes.  So an acknowledged write is in the home database and on two
+ * campuses' queue nodes.
+ *
+ * Between rounds, on timers: the home override cache is reloaded every
+ * second; tombstones older than TOMBSTONE_RETENTION_S (7 days: the
+ * topology has no setting for it; it must exceed any replay lag, or an old
+ * update could come back to life in a region that purged its tombstone)
+ * are purged a batch at a time, every minute.
+ *
+ * Failures.  A malformed request is answered BAD_REQUEST and counted.  A
+ * database error fails the round: every write in it is answered
+ * UNAVAILABLE (when the COMMIT itself was cut off, the text says the
+ * outcome is unknown: the write may be there and will then be shipped),
+ * and a lost connection is retried with backoff while reads and writes get
+ * UNAVAILABLE.  The router writes only while it holds its writer lock
+ * (store.h); without it, writes get UNAVAILABLE until it is back.  A batch
+ * the producer gives up on is answered UNAVAILABLE (saying the write is at
+ * home) and shipped again later.
+ *
+ * Signals.  SIGTERM and SIGINT: stop taking requests, give batches in
+ * flight a few seconds to be acknowledged (their clients are answered),
+ * exit 0.  SIGHUP is ignored (the topology is read once).
+ *
+ * Crash at any point.  A round not committed is gone, and none of its
+ * writes was acknowledged.  Committed rows not yet shipped stay in the
+ * outbox and are shipped at the next start, or by another router of the
+ * region if this one does not come back; rows shipped but not yet deleted
+ * are shipped twice, which replay ignores (version > stored).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "curve.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "rpc.h"
+#include "shipper.h"
+#include "store.h"
+#include "topo.h"
+#include "triad.h"
+
+#define MAX_IDENTITY 256          /* ZeroMQ routing ids are at most 255 bytes */
+#define MAX_ROUND 4096            /* requests taken per round */
+#define MAX_ROUND_BYTES (64u << 20) /* keys and values of a round's writes */
+#define MAX_WAITERS 65536         /* writes waiting for the queue */
+#define SYNC_DEFAULT 1000         /* SYNC page without a limit */
+#define SYNC_MAX 10000            /* largest SYNC page */
+#define OVERRIDES_EVERY_MS 1000
+#define DEPTH_EVERY_MS 1000
+#define RELOCK_EVERY_MS 1000
+#define PURGE_EVERY_MS 60000
+#define PURGE_BATCH 10000
+#define TOMBSTONE_RETENTION_S (7 * 24 * 3600)
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define STOP_WAIT_MS 5000         /* for batches in flight at exit */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+enum op { OP_PUT, OP_DEL, OP_GET, OP_SYNC, OP_STAT, NOPS };
+
+static const char *const op_names[NOPS] = {
+	"put", "del", "get", "sync", "stat"
+};
+
+/* Bounds of the write batch size "histogram" (see register_metrics()). */
+static const unsigned batch_bounds[] = { 1, 4, 16, 64, 256, 1024, 4096 };
+
+/* A client to answer: its routing id and request. */
+struct client {
+	uint8_t id[MAX_IDENTITY];
+	size_t idlen;
+	uint64_t req_id;
+};
+
+/* A write of the current round. */
+struct pending {
+	struct client c;
+	int no_queue_wait;
+	enum op op;
+};
+
+/* A committed write waiting for its outbox row to reach the queue. */
+struct waiter {
+	struct client c;
+	uint64_t outbox_id;
+	uint64_t uid;
+	uint64_t version;
+	int64_t updated_us;
+	int deleted;
+	int done;
+};
+
+struct router_metrics {
+	struct metric *req[NOPS], *err[NOPS], *redirects[NOPS];
+	struct metric *bad_requests, *conflicts, *retries;
+	struct metric *commit_lat, *rounds, *round_failures;
+	struct metric *batch_rows[TRIAD_ARRAY_LEN(batch_bounds) + 1];
+	struct metric *batch_rows_sum, *batch_rows_count;
+	struct metric *waiting, *outbox_rows, *outbox_mine;
+	struct metric *db_up, *writer_lock, *reconnects, *overrides;
+	struct metric *purged, *curve_rejected;
+};
+
+struct router {
+	const struct topo *t;
+	const struct topo_region *region;
+	const struct topo_node *me;
+	store_t *st;
+	shipper_t *sh;
+	void *zctx;
+	void *sock;
+	curve_zap_t *zap;
+	metrics_t *metrics;
+	struct router_metrics m;
+	struct rpc_limits limits;
+	struct rpc_arena arena;     /* the round's decoded requests */
+	struct buf tx;              /* an encoded reply */
+	/* the round's writes */
+	struct pending *pend;
+	struct store_write *writes;
+	size_t nwrites;
+	size_t round_bytes;
+	/* committed writes waiting for the queue, by outbox id */
+	struct waiter *waiters;
+	size_t whead, wtail, wcap, nwaiting;
+	unsigned redirect_rr;
+	/* timers and the database's state */
+	uint64_t next_overrides_ms, next_depth_ms, next_relock_ms;
+	uint64_t next_purge_ms, next_reconnect_ms;
+	unsigned reconnect_ms;
+	int db_was_up;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: triad-routerd [-dnv] -f FILE NAME\n"
+	    "\n"
+	    "Run router NAME (e.g. sh.r.a) of the topology in FILE.\n"
+	    "\n"
+	    "  -f FILE   topology file (libconfig), required\n"
+	    "  -d        stay in the foreground (default: detach)\n"
+	    "  -n        check the configuration and the router name, then\n"
+	    "            exit\n"
+	    "  -v        more logging (repeat for debug)\n"
+	    "  -h, --help  this text\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop cleanly after the current round.\n");
+}
+
+static const struct topo_node *find_router(const struct topo *t,
+    const char *name)
+{
+	for (int r = 0; r < t->nregions; r++)
+		for (int i = 0; i < t->regions[r].nrouters; i++)
+			if (strcmp(t->regions[r].routers[i].name, name) == 0)
+				return &t->regions[r].routers[i];
+	return NULL;
+}
+
+/* Metrics --------------------------------------------------------------- */
+
+static int register_metrics(struct router *rt)
+{
+	metrics_t *m = rt->metrics;
+	struct router_metrics *rm = &rt->m;
+	char labels[64];
+	int ok = 1;
+
+#define REG(dst, kind, name, help, lab) \
+	do { \
+		(dst) = metrics_##kind(m, (name), (help), (lab)); \
+		ok = ok && (dst) != NULL; \
+	} while (0)
+
+	for (int i = 0; i < NOPS; i++) {
+		snprintf(labels, sizeof(labels), "op=\"%s\"", op_names[i]);
+		REG(rm->req[i], counter, "triad_router_requests_total",
+		    "Requests received, by operation.", labels);
+		REG(rm->err[i], counter, "triad_router_errors_total",
+		    "Requests answered UNAVAILABLE, ERROR or BAD_REQUEST, by "
+		    "operation.", labels);
+		REG(rm->redirects[i], counter, "triad_router_redirects_total",
+		    "Requests sent to another region, by operation.", labels);
+	}
+	REG(rm->bad_requests, counter, "triad_router_bad_requests_total",
+	    "Malformed or oversized requests refused.", NULL);
+	REG(rm->conflicts, counter, "triad_router_conflicts_total",
+	    "Test-and-set writes refused for a version mismatch.", NULL);
+	REG(rm->retries, counter, "triad_router_retries_total",
+	    "Writes refused while their uid was being moved.", NULL);
+	REG(rm->commit_lat, histogram, "triad_router_commit_seconds",
+	    "Time of one write transaction (stage, apply, commit).", NULL);
+	REG(rm->rounds, counter, "triad_router_write_rounds_total",
+	    "Write transactions committed.", NULL);
+	REG(rm->round_failures, counter,
+	    "triad_router_write_round_errors_total",
+	    "Write transactions that failed.", NULL);
+	/*
+	 * Writes per transaction, as a Prometheus histogram built from
+	 * counters (metrics.h's histograms are for durations): cumulative
+	 * buckets le="1".."4096","+Inf", with _sum and _count.
+	 */
+	for (size_t i = 0; i <= TRIAD_ARRAY_LEN(batch_bounds); i++) {
+		if (i < TRIAD_ARRAY_LEN(batch_bounds))
+			snprintf(labels, sizeof(labels), "le=\"%u\"",
+			    batch_bounds[i]);
+		else
+			snprintf(labels, sizeof(labels), "le=\"+Inf\"");
+		REG(rm->batch_rows[i], counter,
+		    "triad_router_write_batch_rows_bucket",
+		    "Writes per transaction (cumulative buckets).", labels);
+	}
+	REG(rm->batch_rows_sum, counter, "triad_router_write_batch_rows_sum",
+	    "Writes in all transactions.", NULL);
+	REG(rm->batch_rows_count, counter,
+	    "triad_router_write_batch_rows_count", "Write transactions.", NULL);
+	REG(rm->waiting, gauge, "triad_router_waiting_writes",
+	    "Committed writes waiting for the queue before their reply.", NULL);
+	REG(rm->outbox_rows, gauge, "triad_router_outbox_rows",
+	    "Rows in the region's outbox (every router's).", NULL);
+	REG(rm->outbox_mine, gauge, "triad_router_outbox_own_rows",
+	    "Rows of this router in the outbox.", NULL);
+	REG(rm->db_up, gauge, "triad_router_db_up",
+	    "1 while the database connection is up.", NULL);
+	REG(rm->writer_lock, gauge, "triad_router_writer_lock",
+	    "1 while this router holds its writer lock and may write.", NULL);
+	REG(rm->reconnects, counter, "triad_router_db_reconnects_total",
+	    "Database reconnections.", NULL);
+	REG(rm->overrides, gauge, "triad_router_home_overrides",
+	    "Home overrides in the cache.", NULL);
+	REG(rm->purged, counter, "triad_router_tombstones_purged_total",
+	    "Tombstones deleted after the retention.", NULL);
+	REG(rm->curve_rejected, gauge, "triad_router_curve_rejected",
+	    "Clients refused by the CURVE allow-list.", NULL);
+#undef REG
+	return ok ? 0 : -1;
+}
+
+static void observe_batch(struct router *rt, size_t n)
+{
+	for (size_t i = 0; i <= TRIAD_ARRAY_LEN(batch_bounds); i++)
+		if (i == TRIAD_ARRAY_LEN(batch_bounds) || n <= batch_bounds[i])
+			metric_add(rt->m.batch_rows[i], 1);
+	metric_add(rt->m.batch_rows_sum, n);
+	metric_add(rt->m.batch_rows_count, 1);
+}
+
+static void refresh_gauges(struct router *rt)
+{
+	metric_set(rt->m.waiting, (int64_t)rt->nwaiting);
+	metric_set(rt->m.db_up, store_up(rt->st));
+	metric_set(rt->m.writer_lock, store_locked(rt->st));
+	metric_set(rt->m.overrides, (int64_t)store_noverrides(rt->st));
+	metric_set(rt->m.curve_rejected, (int64_t)curve_zap_rejected(rt->zap));
+}
+
+/* Replies --------------------------------------------------------------- */
+
+/* Send one reply.  A vanished client is not an error. */
+static void send_reply(struct router *rt, const struct client *c,
+    const struct rpc_reply *r)
+{
+	if (rpc_encode_reply(r, &rt->tx) == -1) {
+		log_warnx("could not encode a reply");
+		return;
+	}
+	if (zmq_send(rt->sock, c->id, c->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+	    -1 ||
+	    zmq_send(rt->sock, rt->tx.data, rt->tx.len, ZMQ_DONTWAIT) == -1)
+		log_debug("could not reply to a client: %s",
+		    zmq_strerror(errno));
+}
+
+static void reply_status(struct router *rt, const struct client *c,
+    enum op op, enum rpc_status status, const char *text)
+{
+	struct rpc_reply r = {
+		.req_id = c->req_id,
+		.status = status,
+		.error = text != NULL ? text : "",
+	};
+
+	if (op < NOPS && (status == RPC_UNAVAILABLE || status == RPC_ERROR ||
+	    status == RPC_BAD_REQUEST))
+		metric_add(rt->m.err[op], 1);
+	send_reply(rt, c, &r);
+}
+
+/* Send the client to a router of region (by name). */
+static void reply_redirect(struct router *rt, const struct client *c,
+    enum op op, const char *region)
+{
+	const struct topo_region *reg = topo_region(rt->t, region);
+	struct rpc_reply r = {
+		.req_id = c->req_id,
+		.status = RPC_REDIRECT,
+		.redirect_region = region,
+	};
+	char text[TRIAD_ERRLEN];
+
+	if (reg == NULL) {
+		snprintf(text, sizeof(text), "home region \"%.64s\" is not in "
+		    "the topology", region);
+		reply_status(rt, c, op, RPC_ERROR, text);
+		return;
+	}
+	if (reg->nrouters == 0) {
+		snprintf(text, sizeof(text), "home region %s has no routers",
+		    reg->name);
+		reply_status(rt, c, op, RPC_UNAVAILABLE, text);
+		return;
+	}
+	r.redirect_endpoint =
+	    reg->routers[rt->redirect_rr++ % (unsigned)reg->nrouters].endpoint;
+	snprintf(text, sizeof(text), "uid's home is %s", reg->name);
+	r.error = text;
+	metric_add(rt->m.redirects[op], 1);
+	send_reply(rt, c, &r);
+}
+
+/* The reply to a write that was written as version. */
+static void reply_written(struct router *rt, const struct client *c,
+    enum rpc_status status, const char *text, uint64_t uid,
+    uint64_t version, int64_t updated_us, int deleted)
+{
+	struct rpc_reply r = {
+		.req_id = c->req_id,
+		.status = status,
+		.error = text != NULL ? text : "",
+		.has_record = 1,
+		.record = {
+			.ns = "",
+			.key = "",
+			.uid = uid,
+			.version = version,
+			.home = rt->region->name,
+			.deleted = deleted,
+			.updated_us = updated_us,
+		},
+	};
+
+	if (status == RPC_UNAVAILABLE || status == RPC_ERROR)
+		metric_add(rt->m.err[deleted ? OP_DEL : OP_PUT], 1);
+	send_reply(rt, c, &r);
+}
+
+/* Waiters ---------------------------------------------------------------- */
+
+/*
+ * Waiters are kept in outbox id order in [whead, wtail): this router's
+ * rows get increasing ids, round after round.  A batch acknowledged out of
+ * order leaves done entries behind, skipped until the head passes them.
+ */
+static struct waiter *waiter_add(struct router *rt)
+{
+	/* Full: squeeze out the head and the holes first. */
+	if (rt->wtail == rt->wcap &&
+	    (rt->whead > 0 || rt->nwaiting < rt->wtail)) {
+		size_t k = 0;
+
+		for (size_t i = rt->whead; i < rt->wtail; i++)
+			if (!rt->waiters[i].done)
+				rt->waiters[k++] = rt->waiters[i];
+		rt->whead = 0;
+		rt->wtail = k;
+	}
+	if (rt->wtail == rt->wcap) {
+		size_t cap = rt->wcap ? rt->wcap * 2 : 1024;
+		struct waiter *w;
+
+		if (cap > MAX_WAITERS)
+			cap = MAX_WAITERS;
+		if (cap == rt->wcap ||
+		    (w = realloc(rt->waiters, cap * sizeof(*w))) == NULL)
+			return NULL;
+		rt->waiters = w;
+		rt->wcap = cap;
+	}
+	rt->nwaiting++;
+	return &rt->waiters[rt->wtail++];
+}
+
+/* First waiter in [whead, wtail) with outbox_id >= id. */
+static size_t waiter_find(const struct router *rt, uint64_t id)
+{
+	size_t lo = rt->whead, hi = rt->wtail;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rt->waiters[mid].outbox_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The shipper's callback: own outbox rows lo..hi are on the queue, or not. */
+static void release(void *arg, uint64_t lo, uint64_t hi, int ok)
+{
+	struct router *rt = arg;
+	char text[TRIAD_ERRLEN];
+
+	for (size_t i = waiter_find(rt, lo);
+	    i < rt->wtail && rt->waiters[i].outbox_id <= hi; i++) {
+		struct waiter *w = &rt->waiters[i];
+
+		if (w->done)
+			continue;
+		w->done = 1;
+		rt->nwaiting--;
+		if (ok) {
+			reply_written(rt, &w->c, RPC_OK, NULL, w->uid,
+			    w->version, w->updated_us, w->deleted);
+			continue;
+		}
+		snprintf(text, sizeof(text), "written at home as version %llu, "
+		    "but the queue did not take it in time; it will be "
+		    "shipped later", (unsigned long long)w->version);
+		reply_written(rt, &w->c, RPC_UNAVAILABLE, text, w->uid,
+		    w->version, w->updated_us, w->deleted);
+	}
+	while (rt->whead < rt->wtail && rt->waiters[rt->whead].done)
+		rt->whead++;
+	if (rt->whead == rt->wtail)
+		rt->whead = rt->wtail = 0;
+}
+
+/* Home ------------------------------------------------------------------ */
+
+/* Name of uid's home region, or NULL when the topology maps it nowhere. */
+static const char *home_of(const struct router *rt, uint64_t uid)
+{
+	const char *o = store_override(rt->st, uid);
+	const struct topo_region *r;
+
+	if (o != NULL)
+		return o;
+	r = topo_home(rt->t, uid);
+	return r != NULL ? r->name : NULL;
+}
+
+static int is_here(const struct router *rt, const char *region)
+{
+	return strcmp(region, rt->region->name) == 0;
+}
+
+/* The database ----------------------------------------------------------- */
+
+/* After a failed call: notice a lost connection and plan the reconnect. */
+static void db_check(struct router *rt)
+{
+	if (store_up(rt->st) || !rt->db_was_up)
+		return;
+	rt->db_was_up = 0;
+	rt->reconnect_ms = RECONNECT_MIN_MS;
+	rt->next_reconnect_ms = clock_mono_ms() + rt->reconnect_ms;
+	log_warnx("lost the database connection; reconnecting");
+}
+
+static void db_reconnect_tick(struct router *rt, uint64_t now)
+{
+	char err[TRIAD_ERRLEN];
+
+	if (rt->db_was_up || now < rt->next_reconnect_ms)
+		return;
+	if (store_reconnect(rt->st, err) == -1) {
+		log_warnx("%s", err);
+		rt->reconnect_ms = rt->reconnect_ms * 2 > RECONNECT_MAX_MS ?
+		    RECONNECT_MAX_MS : rt->reconnect_ms * 2;
+		rt->next_reconnect_ms = now + rt->reconnect_ms;
+		return;
+	}
+	rt->db_was_up = 1;
+	metric_add(rt->m.reconnects, 1);
+	log_info("reconnected to the database%s", store_locked(rt->st) ? "" :
+	    "; the writer lock is held elsewhere, writes wait for it");
+	rt->next_overrides_ms = now;
+	shipper_kick(rt->sh);
+}
+
+static int db_ready(struct router *rt)
+{
+	return rt->db_was_up && store_up(rt->st);
+}
+
+/* Requests --------------------------------------------------------------- */
+
+static int check_uid(struct router *rt, const struct client *c, enum op op,
+    uint64_t uid)
+{
+	char text[TRIAD_ERRLEN];
+
+	if (uid <= INT64_MAX)
+		return 0;
+	snprintf(text, sizeof(text), "uid %llu is out of range (at most "
+	    "%lld)", (unsigned long long)uid, (long long)INT64_MAX);
+	metric_add(rt->m.bad_requests, 1);
+	reply_status(rt, c, op, RPC_BAD_REQUEST, text);
+	return -1;
+}
+
+static int check_names(struct router *rt, const struct client *c,
+    enum op op, const char *ns, const char *key)
+{
+	const char *bad = NULL;
+
+	if (!rpc_valid_name(ns, rt->limits.max_ns))
+		bad = "namespace is empty, too long or not printable UTF-8";
+	else if (!rpc_valid_name(key, rt->limits.max_key))
+		bad = "key is empty, too long or not printable UTF-8";
+	if (bad == NULL)
+		return 0;
+	metric_add(rt->m.bad_requests, 1);
+	reply_status(rt, c, op, RPC_BAD_REQUEST, bad);
+	return -1;
+}
+
+static void handle_write(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	enum op op = q->deleted ? OP_DEL : OP_PUT;
+	struct store_write *w;
+	const char *home;
+	char text[TRIAD_ERRLEN];
+
+	metric_add(rt->m.req[op], 1);
+	if (check_uid(rt, c, op, q->uid) == -1 ||
+	    check_names(rt, c, op, q->ns, q->key) == -1)
+		return;
+	if (q->has_if_version && q->if_version > INT64_MAX) {
+		metric_add(rt->m.bad_requests, 1);
+		reply_status(rt, c, op, RPC_BAD_REQUEST,
+		    "if_version is out of range");
+		return;
+	}
+	home = home_of(rt, q->uid);
+	if (home == NULL) {
+		snprintf(text, sizeof(text), "uid %llu has no home region in "
+		    "the topology", (unsigned long long)q->uid);
+		metric_add(rt->m.bad_requests, 1);
+		reply_status(rt, c, op, RPC_BAD_REQUEST, text);
+		return;
+	}
+	if (!is_here(rt, home)) {
+		reply_redirect(rt, c, op, home);
+		return;
+	}
+	if (!db_ready(rt)) {
+		reply_status(rt, c, op, RPC_UNAVAILABLE,
+		    "the region's database is unavailable");
+		return;
+	}
+	if (!store_locked(rt->st)) {
+		reply_status(rt, c, op, RPC_UNAVAILABLE, "this router's outbox "
+		    "is held by another process; try another router");
+		return;
+	}
+	if (!q->no_queue_wait && rt->nwaiting + rt->nwrites >= MAX_WAITERS) {
+		reply_status(rt, c, op, RPC_UNAVAILABLE,
+		    "too many writes are waiting for the queue");
+		return;
+	}
+	rt->pend[rt->nwrites] = (struct pending){
+		.c = *c,
+		.no_queue_wait = q->no_queue_wait,
+		.op = op,
+	};
+	w = &rt->writes[rt->nwrites++];
+	*w = (struct store_write){
+		.ns = q->ns,
+		.uid = q->uid,
+		.key = q->key,
+		.value = q->value,
+		.value_len = q->deleted ? 0 : q->value_len,
+		.deleted = q->deleted,
+		.has_if = q->has_if_version,
+		.if_version = q->if_version,
+	};
+	rt->round_bytes += strlen(q->ns) + strlen(q->key) + w->value_len;
+}
+
+/* Serve a record locally: OK or NOT_FOUND (tombstones are not found). */
+static void serve_get(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	struct rpc_reply r = { .req_id = c->req_id };
+	char err[TRIAD_ERRLEN];
+	int rc;
+
+	rc = store_get(rt->st, q->ns, q->uid, q->key, &r.record, err);
+	if (rc == -1) {
+		log_warnx("%s", err);
+		db_check(rt);
+		reply_status(rt, c, OP_GET, RPC_UNAVAILABLE,
+		    "could not read the region's database");
+		return;
+	}
+	if (rc == STORE_NOT_FOUND || r.record.deleted) {
+		reply_status(rt, c, OP_GET, RPC_NOT_FOUND, "no such record");
+		return;
+	}
+	r.status = RPC_OK;
+	r.has_record = 1;
+	send_reply(rt, c, &r);
+}
+
+static void handle_get(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	const char *home;
+	char err[TRIAD_ERRLEN];
+	uint64_t v;
+
+	metric_add(rt->m.req[OP_GET], 1);
+	if (check_uid(rt, c, OP_GET, q->uid) == -1 ||
+	    check_names(rt, c, OP_GET, q->ns, q->key) == -1)
+		return;
+	home = home_of(rt, q->uid);
+	/* An unmapped uid has no better place to be read than here. */
+	if (home != NULL && !is_here(rt, home)) {
+		if (q->level == RPC_READ_LATEST) {
+			reply_redirect(rt, c, OP_GET, home);
+			return;
+		}
+		if (q->level == RPC_READ_CRITICAL) {
+			if (!db_ready(rt))
+				goto unavailable;
+			if (store_uid_version(rt->st, q->uid, &v, err) == -1) {
+				log_warnx("%s", err);
+				db_check(rt);
+				goto unavailable;
+			}
+			if (v < q->min_version) {
+				reply_redirect(rt, c, OP_GET, home);
+				return;
+			}
+		}
+	}
+	if (!db_ready(rt))
+		goto unavailable;
+	serve_get(rt, c, q);
+	return;
+unavailable:
+	reply_status(rt, c, OP_GET, RPC_UNAVAILABLE,
+	    "the region's database is unavailable");
+}
+
+static void handle_sync(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	struct rpc_reply r = { .req_id = c->req_id, .status = RPC_OK };
+	struct store_page pg;
+	char err[TRIAD_ERRLEN];
+	uint32_t limit = q->limit == 0 ? SYNC_DEFAULT : q->limit;
+
+	metric_add(rt->m.req[OP_SYNC], 1);
+	if (check_uid(rt, c, OP_SYNC, q->uid) == -1)
+		return;
+	if (limit > SYNC_MAX)
+		limit = SYNC_MAX;
+	if (limit > rt->limits.max_records && rt->limits.max_records > 0)
+		limit = rt->limits.max_records;
+	if (!db_ready(rt)) {
+		reply_status(rt, c, OP_SYNC, RPC_UNAVAILABLE,
+		    "the region's database is unavailable");
+		return;
+	}
+	/* Half a frame for the records: room for protobuf's framing. */
+	if (store_sync(rt->st, q->uid, q->since, limit,
+	    rt->limits.max_message / 2, &pg, err) == -1) {
+		log_warnx("%s", err);
+		db_check(rt);
+		reply_status(rt, c, OP_SYNC, RPC_UNAVAILABLE,
+		    "could not read the region's database");
+		return;
+	}
+	r.records = pg.records;
+	r.nrecords = pg.n;
+	r.more = pg.more;
+	r.uid_version = pg.uid_version;
+	send_reply(rt, c, &r);
+}
+
+static void handle_stat(struct router *rt, const struct client *c)
+{
+	struct rpc_reply r = { .req_id = c->req_id, .status = RPC_OK };
+	struct buf text = { 0 };
+
+	metric_add(rt->m.req[OP_STAT], 1);
+	refresh_gauges(rt);
+	if (metrics_render(rt->metrics, &text) == 0 &&
+	    buf_append(&text, "", 1) == 0) {
+		r.text = (const char *)text.data;
+		r.text_len = text.len - 1;
+		send_reply(rt, c, &r);
+	} else {
+		reply_status(rt, c, OP_STAT, RPC_ERROR,
+		    "could not render the metrics");
+	}
+	buf_free(&text);
+}
+
+static void refuse(struct router *rt, const struct client *c,
+    const char *why)
+{
+	metric_add(rt->m.bad_requests, 1);
+	log_debug("refused a request: %s", why);
+	reply_status(rt, c, NOPS, RPC_BAD_REQUEST, why);
+}
+
+/*
+ * Take one request off the socket.  Returns 1 when one was handled, 0 when
+ * none was waiting, -1 on a socket error.
+ */
+static int take_request(struct router *rt)
+{
+	struct client c;
+	struct rpc_request q;
+	char err[TRIAD_ERRLEN];
+	zmq_msg_t body;
+	int idlen, more;
+	size_t moresz = sizeof(more);
+
+	idlen = zmq_recv(rt->sock, c.id, sizeof(c.id), ZMQ_DONTWAIT);
+	if (idlen == -1)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (zmq_getsockopt(rt->sock, ZMQ_RCVMORE, &more, &moresz) == -1 ||
+	    !more || idlen > MAX_IDENTITY) {
+		metric_add(rt->m.bad_requests, 1);
+		return 1;
+	}
+	c.idlen = (size_t)idlen;
+	c.req_id = 0;
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&body, rt->sock, 0) == -1) {
+		zmq_msg_close(&body);
+		return -1;
+	}
+	if (zmq_msg_more(&body)) {
+		zmq_msg_t extra;
+		int again = 1;
+
+		while (again) {
+			zmq_msg_init(&extra);
+			again = zmq_msg_recv(&extra, rt->sock, 0) != -1 &&
+			    zmq_msg_more(&extra);
+			zmq_msg_close(&extra);
+		}
+		refuse(rt, &c, "a request is exactly one frame");
+		zmq_msg_close(&body);
+		return 1;
+	}
+	memset(&q, 0, sizeof(q));
+	if (rpc_decode_request(zmq_msg_data(&body), zmq_msg_size(&body),
+	    &rt->limits, &q, &rt->arena, err, sizeof(err)) == -1) {
+		c.req_id = q.req_id;
+		refuse(rt, &c, err);
+		zmq_msg_close(&body);
+		return 1;
+	}
+	zmq_msg_close(&body);
+	c.req_id = q.req_id;
+	switch (q.op) {
+	case RPC_OP_PUT:
+		handle_write(rt, &c, &q);
+		break;
+	case RPC_OP_GET:
+		handle_get(rt, &c, &q);
+		break;
+	case RPC_OP_SYNC:
+		handle_sync(rt, &c, &q);
+		break;
+	case RPC_OP_STAT:
+		handle_stat(rt, &c);
+		break;
+	default:
+		refuse(rt, &c, "a request needs an operation this router "
+		    "serves");
+		break;
+	}
+	return 1;
+}
+
+/* The round's commit ------------------------------------------------------ */
+
+static void commit_round(struct router *rt)
+{
+	char err[TRIAD_ERRLEN], text[TRIAD_ERRLEN];
+	size_t n = rt->nwrites;
+	int maybe = 0, shipped = 0;
+	uint64_t t0;
+
+	if (n == 0)
+		return;
+	t0 = clock_mono_us();
+	if (store_write(rt->st, rt->writes, n, &maybe, err) == -1) {
+		metric_add(rt->m.round_failures, 1);
+		log_warnx("%s; refusing %zu writes", err, n);
+		snprintf(text, sizeof(text), "%s: %.150s", maybe ?
+		    "the outcome of the write is unknown (the commit was cut "
+		    "off)" : "the write failed", err);
+		for (size_t i = 0; i < n; i++)
+			reply_status(rt, &rt->pend[i].c, rt->pend[i].op,
+			    RPC_UNAVAILABLE, text);
+		db_check(rt);
+		/* A commit that did happen left rows to ship. */
+		if (maybe)
+			shipper_kick(rt->sh);
+		goto out;
+	}
+	metric_observe_us(rt->m.commit_lat, clock_mono_us() - t0);
+	metric_add(rt->m.rounds, 1);
+	observe_batch(rt, n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_write *w = &rt->writes[i];
+		struct pending *p = &rt->pend[i];
+		struct waiter *wt;
+
+		switch (w->status) {
+		case RPC_OK:
+			shipped = 1;
+			if (p->no_queue_wait) {
+				reply_written(rt, &p->c, RPC_OK, NULL, w->uid,
+				    w->version, w->updated_us, w->deleted);
+				break;
+			}
+			/* Room was checked when the write was taken. */
+			wt = waiter_add(rt);
+			if (wt == NULL || (rt->wtail > rt->whead + 1 &&
+			    wt[-1].outbox_id >= w->outbox_id)) {
+				/* Cannot happen; answer rather than lose it. */
+				if (wt != NULL) {
+					rt->wtail--;
+					rt->nwaiting--;
+				}
+				log_warnx("could not queue a write's reply; "
+				    "answering after the commit");
+				reply_written(rt, &p->c, RPC_OK, NULL, w->uid,
+				    w->version, w->updated_us, w->deleted);
+				break;
+			}
+			*wt = (struct waiter){
+				.c = p->c,
+				.outbox_id = w->outbox_id,
+				.uid = w->uid,
+				.version = w->version,
+				.updated_us = w->updated_us,
+				.deleted = w->deleted,
+			};
+			break;
+		case RPC_REDIRECT:
+			reply_redirect(rt, &p->c, p->op, w->region);
+			break;
+		case RPC_CONFLICT:
+			metric_add(rt->m.conflicts, 1);
+			snprintf(text, sizeof(text), "the record's version is "
+			    "%llu", (unsigned long long)w->version);
+			reply_written(rt, &p->c, RPC_CONFLICT, text, w->uid,
+			    w->version, 0, 0);
+			break;
+		case RPC_RETRY:
+			metric_add(rt->m.retries, 1);
+			snprintf(text, sizeof(text), "uid %llu is moving to "
+			    "region %.64s; retry", (unsigned long long)w->uid,
+			    w->region);
+			reply_status(rt, &p->c, p->op, RPC_RETRY, text);
+			break;
+		default:
+			reply_status(rt, &p->c, p->op, RPC_ERROR,
+			    "unexpected write outcome");
+			break;
+		}
+	}
+	if (shipped)
+		shipper_kick(rt->sh);
+out:
+	rt->nwrites = 0;
+	rt->round_bytes = 0;
+}
+
+/* Timers ---------------------------------------------------------------- */
+
+static void timers(struct router *rt, uint64_t now)
+{
+	char err[TRIAD_ERRLEN];
+
+	db_check(rt); /* the shipper may have found the connection gone */
+	db_reconnect_tick(rt, now);
+	if (!db_ready(rt))
+		return;
+	if (now >= rt->next_relock_ms) {
+		rt->next_relock_ms = now + RELOCK_EVERY_MS;
+		if (!store_locked(rt->st)) {
+			int rc = store_relock(rt->st, err);
+
+			if (rc == -1) {
+				log_warnx("%s", err);
+				db_check(rt);
+			} else if (rc == 1) {
+				log_info("took the writer lock; writing");
+				shipper_kick(rt->sh);
+			}
+		}
+	}
+	if (now >= rt->next_overrides_ms) {
+		rt->next_overrides_ms = now + OVERRIDES_EVERY_MS;
+		if (store_refresh_overrides(rt->st, err) == -1) {
+			log_warnx("%s", err);
+			db_check(rt);
+		}
+	}
+	if (db_ready(rt) && now >= rt->next_depth_ms) {
+		int64_t all, mine;
+
+		rt->next_depth_ms = now + DEPTH_EVERY_MS;
+		if (store_outbox_depth(rt->st, &all, &mine, err) == 0) {
+			metric_set(rt->m.outbox_rows, all);
+			metric_set(rt->m.outbox_mine, mine);
+		} else {
+			log_warnx("%s", err);
+			db_check(rt);
+		}
+		refresh_gauges(rt);
+	}
+	if (db_ready(rt) && now >= rt->next_purge_ms) {
+		int64_t n = store_purge(rt->st, TOMBSTONE_RETENTION_S,
+		    PURGE_BATCH, err);
+
+		rt->next_purge_ms = now + PURGE_EVERY_MS;
+		if (n == -1) {
+			log_warnx("%s", err);
+			db_check(rt);
+		} else if (n > 0) {
+			metric_add(rt->m.purged, (uint64_t)n);
+			log_info("purged %lld tombstones", (long long)n);
+			/* A full batch: more are due; go on soon. */
+			if (n == PURGE_BATCH)
+				rt->next_purge_ms = now + 1000;
+		}
+	}
+}
+
+static int next_timeout(const struct router *rt, uint64_t now)
+{
+	uint64_t until = now + 1000;
+
+	if (!rt->db_was_up && rt->next_reconnect_ms < until)
+		until = rt->next_reconnect_ms;
+	if (rt->next_overrides_ms < until)
+		until = rt->next_overrides_ms;
+	if (rt->next_depth_ms < until)
+		until = rt->next_depth_ms;
+	return until <= now ? 0 : (int)(until - now);
+}
+
+static int run(struct router *rt)
+{
+	zmq_pollitem_t items[2];
+	int nitems = 1;
+
+	items[0] = (zmq_pollitem_t){ .socket = rt->sock, .events = ZMQ_POLLIN };
+	if (curve_zap_socket(rt->zap) != NULL) {
+		items[1] = (zmq_pollitem_t){
+			.socket = curve_zap_socket(rt->zap),
+			.events = ZMQ_POLLIN,
+		};
+		nitems = 2;
+	}
+	log_info("router %s ready on %s for region %s", rt->me->name,
+	    rt->me->endpoint, rt->region->name);
+	while (!stop_requested) {
+		uint64_t now = clock_mono_ms();
+		int wait = next_timeout(rt, now), rc;
+
+		/*
+		 * The producer's sockets are its own: while batches are in
+		 * flight, wait on them in short turns with our socket.
+		 */
+		if (shipper_inflight(rt->sh) > 0) {
+			rc = zmq_poll(items, nitems, 0);
+			if (rc == 0 && shipper_poll(rt->sh, wait > 1 ? 1 :
+			    wait) == -1)
+				return -1;
+		} else {
+			rc = zmq_poll(items, nitems, wait);
+		}
+		if (rc == -1 && errno != EINTR) {
+			log_warnx("poll failed: %s", zmq_strerror(errno));
+			return -1;
+		}
+		if (nitems == 2)
+			while (curve_zap_handle(rt->zap) == 0)
+				;
+		for (size_t i = 0; i < MAX_ROUND && !stop_requested; i++) {
+			rc = take_request(rt);
+			if (rc == -1) {
+				log_warnx("receive failed: %s",
+				    zmq_strerror(errno));
+				return -1;
+			}
+			if (rc == 0 || rt->round_bytes >= MAX_ROUND_BYTES)
+				break;
+		}
+		commit_round(rt);
+		rpc_arena_free(&rt->arena);
+		if (shipper_poll(rt->sh, 0) == -1)
+			return -1;
+		timers(rt, clock_mono_ms());
+	}
+	log_info("stopping");
+	commit_round(rt);
+	rpc_arena_free(&rt->arena);
+	/* Give what is in flight a chance, so its clients hear the outcome. */
+	for (uint64_t end = clock_mono_ms() + STOP_WAIT_MS;
+	    shipper_inflight(rt->sh) > 0 && clock_mono_ms() < end;)
+		if (shipper_poll(rt->sh, 100) == -1)
+			break;
+	return 0;
+}
+
+/* Setup ------------------------------------------------------------------ */
+
+static int setup(struct router *rt, char *err)
+{
+	const struct topo *t = rt->t;
+	int hwm = 100000, linger = 0;
+	/* As in queued: ZeroMQ drops a peer that sends more than this. */
+	int64_t maxmsg = 2 * (int64_t)t->limits.max_message_bytes;
+
+	rpc_limits_from_topo(&rt->limits, t);
+	rt->pend = calloc(MAX_ROUND, sizeof(*rt->pend));
+	rt->writes = calloc(MAX_ROUND, sizeof(*rt->writes));
+	rt->metrics = metrics_new();
+	if (rt->pend == NULL || rt->writes == NULL || rt->metrics == NULL ||
+	    register_metrics(rt) == -1) {
+		snprintf(err, TRIAD_ERRLEN, "out of memory");
+		return -1;
+	}
+	rt->st = store_open(rt->region->postgres, rt->region->name,
+	    rt->me->name, err);
+	if (rt->st == NULL)
+		return -1;
+	rt->db_was_up = 1;
+	if (!store_locked(rt->st))
+		log_warnx("the writer lock of %s is held elsewhere; writes "
+		    "wait for it", rt->me->name);
+	if (store_refresh_overrides(rt->st, err) == -1)
+		return -1;
+	rt->zctx = zmq_ctx_new();
+	if (rt->zctx == NULL) {
+		snprintf(err, TRIAD_ERRLEN,
+		    "could not create a ZeroMQ context");
+		return -1;
+	}
+	rt->sh = shipper_new(rt->zctx, t, rt->region->name, rt->me->name,
+	    rt->st, rt->metrics, release, rt, err);
+	if (rt->sh == NULL)
+		return -1;
+	rt->zap = curve_zap_new(rt->zctx, t, err);
+	if (rt->zap == NULL)
+		return -1;
+	rt->sock = zmq_socket(rt->zctx, ZMQ_ROUTER);
+	if (rt->sock == NULL ||
+	    zmq_setsockopt(rt->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(rt->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) == -1 ||
+	    zmq_setsockopt(rt->sock, ZMQ_LINGER, &linger, sizeof(linger)) ==
+	    -1 ||
+	    zmq_setsockopt(rt->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ==
+	    -1) {
+		snprintf(err, TRIAD_ERRLEN, "could not create a socket: %s",
+		    zmq_strerror(errno));
+		return -1;
+	}
+	if (curve_server_setup(rt->sock, t, err) == -1)
+		return -1;
+	if (zmq_bind(rt->sock, rt->me->endpoint) == -1) {
+		snprintf(err, TRIAD_ERRLEN, "could not bind %s: %s",
+		    rt->me->endpoint, zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void teardown(struct router *rt)
+{
+	if (rt->sock != NULL)
+		zmq_close(rt->sock);
+	shipper_destroy(&rt->sh);
+	curve_zap_destroy(&rt->zap);
+	if (rt->zctx != NULL)
+		zmq_ctx_term(rt->zctx);
+	store_close(&rt->st);
+	metrics_destroy(&rt->metrics);
+	rpc_arena_free(&rt->arena);
+	buf_free(&rt->tx);
+	free(rt->pend);
+	free(rt->writes);
+	free(rt->waiters);
+}
+
+static int port_is_zero(const char *endpoint)
+{
+	const char *colon = strrchr(endpoint, ':');
+
+	return colon != NULL && strcmp(colon, ":0") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf = NULL;
+	int foreground = 0, check_only = 0, verbose = 0, ch, status;
+	char err[TRIAD_ERRLEN];
+	struct router rt = { 0 };
+	httpd_t *http = NULL;
+	sigset_t stopsigs;
+	struct topo *t;
+
+	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			conf = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (conf == NULL || optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	t = topo_load(conf, err);
+	if (t == NULL) {
+		fprintf(stderr, "triad-routerd: %s\n", err);
+		return 1;
+	}
+	rt.t = t;
+	rt.me = find_router(t, argv[optind]);
+	if (rt.me == NULL) {
+		fprintf(stderr, "triad-routerd: %s: no router named \"%s\"\n",
+		    conf, argv[optind]);
+		topo_destroy(&t);
+		return 1;
+	}
+	rt.region = &t->regions[rt.me->region];
+	if (port_is_zero(rt.me->endpoint) || port_is_zero(rt.me->metrics)) {
+		fprintf(stderr, "triad-routerd: %s: router %s has port 0; "
+		    "resolve ports first (triadctl up writes a resolved "
+		    "file)\n", conf, rt.me->name);
+		topo_destroy(&t);
+		return 1;
+	}
+	if (rt.region->postgres[0] == '\0' || rt.region->ngroups == 0) {
+		fprintf(stderr, "triad-routerd: %s: region %s needs a postgres "
+		    "connection string and queue groups for its routers\n",
+		    conf, rt.region->name);
+		topo_destroy(&t);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration OK for router %s\n", conf,
+		    rt.me->name);
+		topo_destroy(&t);
+		return 0;
+	}
+	log_init("triad-routerd", rt.region->name, rt.me->campus, verbose);
+	if (!foreground && daemon(0, 1) == -1)
+		fatal("could not detach");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	/*
+	 * ZeroMQ, libpq and libmicrohttpd threads inherit a mask with SIGTERM
+	 * and SIGINT blocked, so those signals always reach this thread and
+	 * interrupt its zmq_poll() at once.
+	 */
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+
+	status = 1;
+	if (setup(&rt, err) == -1) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (rt.me->metrics[0] != '\0') {
+		http = httpd_start(rt.me->metrics, rt.metrics, err);
+		if (http == NULL) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
+	pthread_sigmask(SIG_UNBLOCK, &stopsigs, NULL);
+	status = run(&rt) == 0 ? 0 : 1;
+out:
+	httpd_stop(&http);
+	teardown(&rt);
+	topo_destroy(&t);
+	return status;
+}
