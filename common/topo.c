@@ -1417,6 +1417,19 @@ static int update_tree(const struct topo *t)
 		    n->data_dir) == -1)
 			return -1;
 	}
+	/*
+	 * Each region's connection string: `triadctl up` puts the address
+	 * of the PostgreSQL it started there.  Regions were loaded in list
+	 * order, so element i is t->regions[i].
+	 */
+	s = config_lookup(&p->cfg, "regions");
+	for (i = 0; s != NULL && i < t->nregions; i++) {
+		config_setting_t *rs = config_setting_get_elem(s, (unsigned)i);
+
+		if (rs == NULL || set_member(rs, "postgres",
+		    t->regions[i].postgres) == -1)
+			return -1;
+	}
 	/* Relative key file paths were resolved at load: keep them so. */
 	s = config_lookup(&p->cfg, "security");
 	if (s != NULL && (set_member(s, "server_secret_file",

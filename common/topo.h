@@ -182,8 +182,9 @@ const struct topo_region *topo_home(const struct topo *t, uint64_t uid);
 
 /*
  * Write the topology back as a libconfig file with every endpoint, metrics
- * address and data directory replaced by those now in t (triadctl up edits
- * them in place after choosing ports).  The write is durable (temp file,
+ * address, data directory and region postgres string replaced by those now
+ * in t (triadctl up edits them in place after choosing ports and starting
+ * each region's PostgreSQL).  The write is durable (temp file,
  * fsync, rename, fsync dir).  0 / -1 with err.
  */
 int topo_save(const struct topo *t, const char *path, char *err);

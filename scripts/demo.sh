@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build, start the
-# local cluster of configs/local.conf, run a workload through its quorum
-# queue, show the result, and stop everything it started.
-#   scripts/demo.sh [--records N] [--keep]
+# local two-region cluster of configs/local.conf (a PostgreSQL per region,
+# queue nodes, routers, replay daemons), write through the routers for users
+# homed in both regions, show the replication lag, check that both regions'
+# databases agree, show the cluster, and stop everything it started.
+#   scripts/demo.sh [--records N] [--users N] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-records=200000
+records=50000
+users=1000
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --records) records=$2; shift 2 ;;
+    --users) users=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +33,11 @@ trap cleanup EXIT
 
 echo "== starting the local cluster of configs/local.conf in $dir"
 build/triadctl up -f configs/local.conf --dir "$dir"
-echo "== writing $records records of 100 bytes through region sh's quorum queue, then reading them back"
-build/triadctl workload -f "$dir/cluster.conf" --region sh --records "$records"
+echo "== writing $records records for $users users homed in sh and hk through the routers, then waiting for both regions to agree"
+build/triadctl workload -f "$dir/cluster.conf" --replication --records "$records" --users "$users"
+echo "== replication lag"
+build/triadctl lag -f "$dir/cluster.conf"
+echo "== comparing the regions' databases"
+build/triadctl verify -f "$dir/cluster.conf" --wait 60
 echo "== cluster status"
 build/triadctl status -f "$dir/cluster.conf"

@@ -28,15 +28,26 @@
  * signal to the test's process group does not reach it), given /dev/null
  * as stdin and DIR/logs/NODE.log (appended) as stdout and stderr, and
  * exec'd as `BINDIR/PROGRAM -d [-v] -f DIR/cluster.conf NODE`.  It is ready
- * once it answers STAT on its endpoint; only then is DIR/run/NODE.pid
- * written.  Between fork and exec the child (of a possibly multi-threaded
- * parent: ZeroMQ has threads) calls only async-signal-safe functions, so
- * everything it needs is prepared before the fork.
+ * once it answers in its own protocol (queue nodes: STAT in the queue's
+ * wire format; routers: a protobuf Request{stat}; replay daemons, which
+ * have no endpoint: GET /metrics on their HTTP metrics address); only then
+ * is DIR/run/NODE.pid written.  Between fork and exec the child (of a
+ * possibly multi-threaded parent: ZeroMQ has threads) calls only
+ * async-signal-safe functions, so everything it needs is prepared before
+ * the fork.
  *
  * Pid files can be stale (a node killed, a machine rebooted) and a pid can
  * be reused, so a pid is only trusted while /proc/PID/cmdline shows a
  * triad program (argv[0] named triad-*) started for that node; a zombie has
  * no command line and so does not count as running.
+ *
+ * Order.  A region's daemons migrate its database at start and write into
+ * it, routers ship into the queue and replay daemons read it, so
+ * cluster_start() brings up PostgreSQL (migrated once per region before
+ * any daemon, so the daemons do not race to do it), queue nodes, routers,
+ * replay daemons; cluster_stop() goes the other way.  The throwaway
+ * servers are pgctl.h's; this module only decides where they live and
+ * writes their address into cluster.conf (see cluster.h).
  *
  * No global state: everything lives in the cluster_t.
  */
@@ -45,7 +56,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +80,10 @@
 #include "clock.h"
 #include "cluster.h"
 #include "curve.h"
+#include "db.h"
+#include "pgctl.h"
+#include "rpc.h"
+#include "schema.h"
 #include "topo.h"
 #include "triad.h"
 #include "wire.h"
@@ -622,6 +639,224 @@ static int build_procs(cluster_t *c, char *err)
 	return 0;
 }
 
+/* ---- PostgreSQL ---------------------------------------------------------- */
+
+static int db_down(cluster_t *c, int r, char *err);
+
+/*
+ * The port named in a libpq key=value connection string: the number, -1
+ * when there is none (libpq's default), -2 when it is not a number.
+ */
+static int conninfo_port(const char *ci)
+{
+	const char *p = ci;
+
+	while (*p != '\0') {
+		char key[32], val[32];
+		size_t kn = 0, vn = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (*p == '\0')
+			break;
+		while (*p != '\0' && *p != '=' && *p != ' ' && *p != '\t') {
+			if (kn + 1 < sizeof(key))
+				key[kn++] = *p;
+			p++;
+		}
+		key[kn] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '=')
+			return -2;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\'') {
+			for (p++; *p != '\0' && *p != '\''; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (vn + 1 < sizeof(val))
+					val[vn++] = *p;
+			}
+			if (*p == '\'')
+				p++;
+		} else {
+			for (; *p != '\0' && *p != ' ' && *p != '\t' &&
+			    *p != '\n'; p++)
+				if (vn + 1 < sizeof(val))
+					val[vn++] = *p;
+		}
+		val[vn] = '\0';
+		if (strcmp(key, "port") == 0) {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(val, &end, 10);
+			if (errno != 0 || end == val || *end != '\0' || v < 0 ||
+			    v > 65535)
+				return -2;
+			return (int)v;
+		}
+	}
+	return -1;
+}
+
+/* DIR/pg/REGION: where region r's throwaway PostgreSQL lives. */
+static int pg_dir(const cluster_t *c, int r, char *out, size_t cap)
+{
+	return pathf(out, cap, "%s/pg/%s", c->dir, c->topo->regions[r].name);
+}
+
+/*
+ * Does this cluster run region r's PostgreSQL itself?  Yes when its
+ * postgres string asks for a free port (port=0, what `triadctl up`
+ * replaces) or when DIR/pg/REGION holds a server from an earlier start
+ * (its string then names the port it got).  Any other string names a
+ * server someone else runs: it is only migrated.
+ */
+static int pg_managed(const cluster_t *c, int r)
+{
+	const char *ci = c->topo->regions[r].postgres;
+	char path[TRIAD_PATHLEN];
+
+	if (ci[0] == '\0')
+		return 0;
+	if (conninfo_port(ci) == 0)
+		return 1;
+	if (pg_dir(c, r, path, sizeof(path)) == -1 ||
+	    pathf(path + strlen(path), sizeof(path) - strlen(path),
+	    "/data/PG_VERSION") == -1)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * PostgreSQL runs as the postgres user when we are root: it must be able
+ * to reach DIR/pg/REGION, so DIR and DIR/pg get search permission for
+ * others (mkdtemp makes DIR 0700).  Search only: nothing becomes
+ * readable.
+ */
+static int pg_prepare_dirs(const cluster_t *c, char *err)
+{
+	char path[TRIAD_PATHLEN];
+	struct stat st;
+
+	if (pathf(path, sizeof(path), "%s/pg", c->dir) == -1) {
+		errf(err, "cluster directory name too long");
+		return -1;
+	}
+	if (mkdir_p(path, err) == -1)
+		return -1;
+	if (geteuid() != 0)
+		return 0;
+	if (stat(c->dir, &st) == 0 && (st.st_mode & 0011) != 0011)
+		(void)chmod(c->dir, (st.st_mode & 07777) | 0011);
+	if (stat(path, &st) == 0 && (st.st_mode & 0011) != 0011)
+		(void)chmod(path, (st.st_mode & 07777) | 0011);
+	return 0;
+}
+
+/*
+ * Bring region r's database up: start its throwaway server unless it runs
+ * (*started set when this call started it), put the server's address into
+ * the region's postgres string and cluster.conf, then migrate the schema
+ * (once per region, before any daemon starts).  0 / -1 with err.
+ */
+static int db_up(cluster_t *c, int r, int *started, char *err)
+{
+	struct topo_region *reg = &c->topo->regions[r];
+	char dir[TRIAD_PATHLEN], ci[PGCTL_CONNINFOLEN], why[TRIAD_ERRLEN];
+	pgctl_t *pg;
+	db_t *db;
+	int rc;
+
+	*started = 0;
+	if (pg_managed(c, r)) {
+		int port = conninfo_port(reg->postgres);
+
+		if (pg_dir(c, r, dir, sizeof(dir)) == -1) {
+			errf(err, "cluster directory name too long");
+			return -1;
+		}
+		if (pg_prepare_dirs(c, err) == -1)
+			return -1;
+		pg = pgctl_init(dir, why);
+		if (pg == NULL) {
+			errf(err, "region %s: %s", reg->name, why);
+			return -1;
+		}
+		if (!pgctl_running(pg)) {
+			/* Back on its old port if it had one and it is free. */
+			rc = pgctl_start(pg, port > 0 ? port : 0, why);
+			if (rc == -1 && port > 0 && !pgctl_running(pg))
+				rc = pgctl_start(pg, 0, why);
+			if (rc == -1) {
+				errf(err, "region %s: PostgreSQL in \"%s\": %s",
+				    reg->name, dir, why);
+				pgctl_detach(&pg);
+				return -1;
+			}
+			*started = 1;
+		}
+		pgctl_conninfo(pg, ci);
+		pgctl_detach(&pg);
+		if (strcmp(ci, reg->postgres) != 0) {
+			if (pathf(reg->postgres, sizeof(reg->postgres), "%s",
+			    ci) == -1 || topo_save(c->topo, c->conf,
+			    err) == -1) {
+				if (*started)
+					db_down(c, r, NULL);
+				*started = 0;
+				return -1;
+			}
+		}
+	}
+	db = db_connect(reg->postgres, "triadctl up", why);
+	if (db == NULL) {
+		errf(err, "region %s: %s", reg->name, why);
+		goto fail;
+	}
+	rc = schema_migrate(db, why);
+	db_close(&db);
+	if (rc == -1) {
+		errf(err, "region %s: could not migrate the schema: %s",
+		    reg->name, why);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (*started)
+		db_down(c, r, NULL);
+	*started = 0;
+	return -1;
+}
+
+/*
+ * Stop region r's throwaway server if this cluster runs one.  0 (also
+ * when there is none or it is not running), -1 with err (may be NULL)
+ * when it would not stop.
+ */
+static int db_down(cluster_t *c, int r, char *err)
+{
+	char dir[TRIAD_PATHLEN], why[TRIAD_ERRLEN];
+	pgctl_t *pg;
+	int rc;
+
+	if (!pg_managed(c, r) || pg_dir(c, r, dir, sizeof(dir)) == -1)
+		return 0;
+	pg = pgctl_open(dir, why);
+	if (pg == NULL)
+		return 0; /* never initialised: nothing runs */
+	rc = pgctl_stop(pg, 1);
+	if (rc == -1 && err != NULL)
+		errf(err, "region %s: PostgreSQL in \"%s\" would not stop",
+		    c->topo->regions[r].name, dir);
+	pgctl_detach(&pg);
+	return rc;
+}
+
 /* ---- creating and opening ----------------------------------------------- */
 
 static int set_bindir(cluster_t *c, const struct cluster_opts *o, char *err)
@@ -833,6 +1068,14 @@ cluster_t *cluster_create(const char *conf, const char *dir,
 	}
 	if (walk_nodes(t, resolve_one, &rc) == -1)
 		goto fail;
+	/* Room for the PostgreSQL servers this cluster will run. */
+	for (int r = 0; r < t->nregions; r++)
+		if (t->regions[r].postgres[0] != '\0' &&
+		    conninfo_port(t->regions[r].postgres) == 0) {
+			if (pg_prepare_dirs(c, err) == -1)
+				goto fail;
+			break;
+		}
 	if (topo_save(t, c->conf, err) == -1)
 		goto fail;
 	topo_destroy(&t);
@@ -951,18 +1194,96 @@ const char *cluster_dir(const cluster_t *c)
 /* ---- STAT --------------------------------------------------------------- */
 
 /*
- * Ask a node for STAT until a reply comes, timeout_ms passes, or (watch >
- * 0) process watch exits.  0 with the text appended to out; -1 with err;
- * -2 when watch exited (its wait status in *status, or -1 unknown).
+ * Encode a STAT request in the node's protocol: the queue's wire format for
+ * queue nodes, a protobuf Request{stat} for routers.  0 / -1.
  */
-static int stat_exchange(cluster_t *c, const struct topo_node *n,
-    int timeout_ms, pid_t watch, struct buf *out, int *status, char *err)
+static int encode_stat(enum proc_kind kind, uint64_t req_id, struct buf *out)
 {
+	struct rpc_request rq = { .req_id = req_id, .op = RPC_OP_STAT };
+
+	if (kind == PROC_ROUTER)
+		return rpc_encode_request(&rq, out);
+	return wire_encode_stat(out, req_id);
+}
+
+/*
+ * Decode a reply to STAT.  1 when it answers a request in (first_id,
+ * req_id] (its text appended to out, or err filled and -1 returned), 0
+ * for a stray reply to skip, -1 with err for a bad or refusing reply.
+ */
+static int decode_stat(cluster_t *c, const struct topo_node *n,
+    enum proc_kind kind, const void *p, size_t len, uint64_t first_id,
+    uint64_t req_id, struct buf *out, char *err)
+{
+	char why[TRIAD_ERRLEN];
+
+	if (kind == PROC_ROUTER) {
+		struct rpc_arena arena = { 0 };
+		struct rpc_limits rl;
+		struct rpc_reply rp;
+		int rc = -1;
+
+		rpc_limits_from_topo(&rl, c->topo);
+		if (rpc_decode_reply(p, len, &rl, &rp, &arena, why,
+		    sizeof(why)) == -1) {
+			errf(err, "router %s sent a bad reply: %s", n->name,
+			    why);
+		} else if (rp.req_id <= first_id || rp.req_id > req_id) {
+			rc = 0;
+		} else if (rp.status != RPC_OK) {
+			errf(err, "router %s answered STAT with %s: %.160s",
+			    n->name, rpc_status_name(rp.status),
+			    rp.error != NULL ? rp.error : "");
+		} else if (buf_append(out, rp.text != NULL ? rp.text : "",
+		    rp.text != NULL ? rp.text_len : 0) == -1) {
+			errf(err, "out of memory");
+		} else {
+			rc = 1;
+		}
+		rpc_arena_free(&arena);
+		return rc;
+	}
+
 	struct wire_limits lim = {
 		.max_message = c->topo->limits.max_message_bytes,
 		.max_entry = c->topo->limits.max_entry_bytes,
 		.max_entries = c->topo->limits.max_entries,
 	};
+	struct wire_msg wm;
+
+	if (wire_decode(p, len, &lim, &wm, why, sizeof(why)) == -1) {
+		errf(err, "node %s sent a bad reply: %s", n->name, why);
+		return -1;
+	}
+	if (wm.req_id <= first_id || wm.req_id > req_id)
+		return 0;
+	if (wm.type == WIRE_STAT_OK) {
+		if (buf_append(out, wm.u.stat_ok.text,
+		    wm.u.stat_ok.len) == 0)
+			return 1;
+		errf(err, "out of memory");
+	} else if (wm.type == WIRE_ERROR) {
+		errf(err, "node %s answered %s: %.*s",
+		    n->name, wire_error_name(wm.u.error.code),
+		    (int)(wm.u.error.len > 160 ? 160 :
+		    wm.u.error.len), wm.u.error.text);
+	} else {
+		errf(err, "node %s answered STAT with %s", n->name,
+		    wire_type_name(wm.type));
+	}
+	return -1;
+}
+
+/*
+ * Ask a queue node or router for STAT over ZeroMQ until a reply comes,
+ * timeout_ms passes, or (watch > 0) process watch exits.  0 with the text
+ * appended to out; -1 with err; -2 when watch exited (its wait status in
+ * *status, or -1 unknown).
+ */
+static int stat_exchange(cluster_t *c, const struct topo_node *n,
+    enum proc_kind kind, int timeout_ms, pid_t watch, struct buf *out,
+    int *status, char *err)
+{
 	uint64_t now = clock_mono_ms(), deadline = now + (uint64_t)timeout_ms;
 	uint64_t next_send = now, first_id = (uint64_t)getpid() << 20;
 	uint64_t req_id = first_id;
@@ -995,7 +1316,8 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 	}
 	for (;;) {
 		zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
-		int wait;
+		zmq_msg_t msg;
+		int wait, d;
 
 		now = clock_mono_ms();
 		if (watch > 0 && is_gone(watch, n->name, status)) {
@@ -1014,7 +1336,7 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 		 * dropped while the daemon was still starting.
 		 */
 		if (now >= next_send) {
-			if (wire_encode_stat(&req, ++req_id) == -1) {
+			if (encode_stat(kind, ++req_id, &req) == -1) {
 				errf(err, "out of memory");
 				goto out;
 			}
@@ -1033,42 +1355,17 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 		}
 		if (!(item.revents & ZMQ_POLLIN))
 			continue;
-
-		zmq_msg_t msg;
-		struct wire_msg wm;
-		char why[TRIAD_ERRLEN];
-
 		zmq_msg_init(&msg);
 		if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) == -1) {
 			zmq_msg_close(&msg);
 			continue;
 		}
-		if (wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &lim,
-		    &wm, why, sizeof(why)) == -1) {
-			errf(err, "node %s sent a bad reply: "
-			    "%s", n->name, why);
-			zmq_msg_close(&msg);
-			goto out;
-		}
-		if (wm.req_id <= first_id || wm.req_id > req_id) {
-			zmq_msg_close(&msg);
-			continue;
-		}
-		if (wm.type == WIRE_STAT_OK) {
-			rc = buf_append(out, wm.u.stat_ok.text,
-			    wm.u.stat_ok.len);
-			if (rc == -1)
-				errf(err, "out of memory");
-		} else if (wm.type == WIRE_ERROR) {
-			errf(err, "node %s answered %s: %.*s",
-			    n->name, wire_error_name(wm.u.error.code),
-			    (int)(wm.u.error.len > 160 ? 160 :
-			    wm.u.error.len), wm.u.error.text);
-		} else {
-			errf(err, "node %s answered STAT "
-			    "with %s", n->name, wire_type_name(wm.type));
-		}
+		d = decode_stat(c, n, kind, zmq_msg_data(&msg),
+		    zmq_msg_size(&msg), first_id, req_id, out, err);
 		zmq_msg_close(&msg);
+		if (d == 0)
+			continue;
+		rc = d == 1 ? 0 : -1;
 		goto out;
 	}
 out:
@@ -1078,20 +1375,252 @@ out:
 	return rc;
 }
 
+/* ---- HTTP metrics -------------------------------------------------------- */
+
+/*
+ * Split "host:port" (or "[v6]:port") into host and port strings.  0 / -1.
+ */
+static int split_hostport(const char *addr, char *host, size_t hcap,
+    char *port, size_t pcap)
+{
+	const char *colon = strrchr(addr, ':'), *h = addr;
+	size_t hlen;
+
+	if (colon == NULL || colon == addr || colon[1] == '\0')
+		return -1;
+	hlen = (size_t)(colon - addr);
+	if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= hcap || strlen(colon + 1) >= pcap)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memcpy(port, colon + 1, strlen(colon + 1) + 1);
+	return 0;
+}
+
+/* Milliseconds left until deadline, at least 0. */
+static int ms_left(uint64_t deadline)
+{
+	uint64_t now = clock_mono_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+/*
+ * One HTTP/1.0 GET of /metrics.  0 with the body appended to out; -1 with
+ * err; *refused set when nobody listens (yet).
+ */
+static int http_get_once(const char *host, const char *port, size_t max,
+    uint64_t deadline, struct buf *out, int *refused, char *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct buf resp = { 0 };
+	char req[TRIAD_ENDPOINTLEN + 96];
+	struct pollfd pfd;
+	size_t sent = 0, reqlen;
+	const char *body, *p;
+	int fd = -1, rc = -1, e, code;
+	socklen_t el = sizeof(e);
+
+	*refused = 0;
+	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		errf(err, "could not resolve \"%s\": %s", host,
+		    gai_strerror(e));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd == -1) {
+		errf(err, "could not create a socket: %s", strerror(errno));
+		goto out;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		*refused = errno == ECONNREFUSED;
+		errf(err, "could not connect to %s:%s: %s", host, port,
+		    strerror(errno));
+		goto out;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
+		errf(err, "could not connect to %s:%s in time", host, port);
+		goto out;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == -1 || e != 0) {
+		*refused = e == ECONNREFUSED;
+		errf(err, "could not connect to %s:%s: %s", host, port,
+		    strerror(e));
+		goto out;
+	}
+	snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\n"
+	    "Connection: close\r\n\r\n", host);
+	reqlen = strlen(req);
+	while (sent < reqlen) {
+		ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			sent += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			errf(err, "could not send to %s:%s: %s", host, port,
+			    strerror(errno));
+			goto out;
+		}
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
+			errf(err, "%s:%s did not take the request in time",
+			    host, port);
+			goto out;
+		}
+	}
+	/* HTTP/1.0 with Connection: close: the body ends at EOF. */
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(&resp, 4096) == -1) {
+			errf(err, "out of memory");
+			goto out;
+		}
+		n = recv(fd, resp.data + resp.len, resp.cap - resp.len - 1, 0);
+		if (n > 0) {
+			resp.len += (size_t)n;
+			if (resp.len > max) {
+				errf(err, "%s:%s sent more than %zu bytes",
+				    host, port, max);
+				goto out;
+			}
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR) {
+			errf(err, "could not read from %s:%s: %s", host, port,
+			    strerror(errno));
+			goto out;
+		}
+		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
+			errf(err, "%s:%s did not answer in time", host, port);
+			goto out;
+		}
+	}
+	resp.data[resp.len] = '\0';
+	if (strncmp((const char *)resp.data, "HTTP/1.", 7) != 0 ||
+	    resp.len < 12) {
+		errf(err, "%s:%s did not answer HTTP", host, port);
+		goto out;
+	}
+	p = (const char *)resp.data + 9;
+	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+	if (code != 200) {
+		errf(err, "%s:%s answered GET /metrics with %.3s", host, port,
+		    p);
+		goto out;
+	}
+	body = strstr((const char *)resp.data, "\r\n\r\n");
+	if (body == NULL) {
+		errf(err, "%s:%s sent a truncated answer", host, port);
+		goto out;
+	}
+	body += 4;
+	if (buf_append(out, body, resp.len - (size_t)(body -
+	    (const char *)resp.data)) == -1) {
+		errf(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	buf_free(&resp);
+	return rc;
+}
+
+/*
+ * GET /metrics from a node's metrics address until it answers, timeout_ms
+ * passes, or (watch > 0) process watch exits.  Return values as for
+ * stat_exchange().
+ */
+static int http_exchange(cluster_t *c, const struct topo_node *n,
+    int timeout_ms, pid_t watch, struct buf *out, int *status, char *err)
+{
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	char host[TRIAD_ENDPOINTLEN], port[16];
+	size_t max = c->topo->limits.max_message_bytes;
+
+	if (n->metrics[0] == '\0') {
+		errf(err, "node %s has no metrics address", n->name);
+		return -1;
+	}
+	if (split_hostport(n->metrics, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		errf(err, "node %s: bad metrics address \"%s\"", n->name,
+		    n->metrics);
+		return -1;
+	}
+	for (;;) {
+		size_t had = out->len;
+		int refused;
+
+		if (watch > 0 && is_gone(watch, n->name, status))
+			return -2;
+		if (http_get_once(host, port, max, deadline, out, &refused,
+		    err) == 0)
+			return 0;
+		out->len = had;
+		if (clock_mono_ms() + POLL_SLICE_MS >= deadline) {
+			if (refused)
+				errf(err, "node %s did not answer on http://%s"
+				    "/metrics within %d ms", n->name,
+				    n->metrics, timeout_ms);
+			return -1;
+		}
+		/*
+		 * Nobody listening yet is worth asking again; so is anything
+		 * while a starting daemon is watched (its server may cut the
+		 * first connections off).  A wrong answer to a plain query
+		 * will not change.
+		 */
+		if (watch <= 0 && !refused)
+			return -1;
+		sleep_ms(POLL_SLICE_MS);
+	}
+}
+
+/* Ask a process of kind for its metrics in its own protocol. */
+static int ask_metrics(cluster_t *c, const struct topo_node *n,
+    enum proc_kind kind, int timeout_ms, pid_t watch, struct buf *out,
+    int *status, char *err)
+{
+	if (kind == PROC_REPLAYER)
+		return http_exchange(c, n, timeout_ms, watch, out, status,
+		    err);
+	return stat_exchange(c, n, kind, timeout_ms, watch, out, status,
+	    err);
+}
+
 int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
     struct buf *out, char *err)
 {
-	const struct topo_node *n;
+	const struct proc *p;
 
 	assert(c != NULL && name != NULL && out != NULL && err != NULL);
-	n = topo_node(c->topo, name);
-	if (n == NULL) {
+	p = find_proc(c, name);
+	if (p == NULL) {
 		errf(err, "no node named \"%s\" in \"%s\"",
 		    name, c->conf);
 		return -1;
 	}
-	return stat_exchange(c, n, timeout_ms > 0 ? timeout_ms : 1,
-	    0, out, NULL, err) == 0 ? 0 : -1;
+	return ask_metrics(c, p->node, p->kind, timeout_ms > 0 ? timeout_ms :
+	    1, 0, out, NULL, err) == 0 ? 0 : -1;
 }
 
 /* ---- starting ----------------------------------------------------------- */
@@ -1298,8 +1827,9 @@ static enum start_result start_once(cluster_t *c, struct proc *p,
 	if (spawn(c, p, logpath, &logoff, &pid, err) == -1)
 		return START_FAILED;
 
-	if (p->node->endpoint[0] != '\0') {
-		rc = stat_exchange(c, p->node, c->ready_ms, pid, &text,
+	if (p->node->endpoint[0] != '\0' || (p->kind == PROC_REPLAYER &&
+	    p->node->metrics[0] != '\0')) {
+		rc = ask_metrics(c, p->node, p->kind, c->ready_ms, pid, &text,
 		    &status, err);
 	} else {
 		/* Nothing to ask: alive after a moment counts as ready. */
@@ -1422,8 +1952,41 @@ int cluster_start_node(cluster_t *c, const char *name, char *err)
 	return start_proc(c, p, err);
 }
 
+/* Does region r run daemons besides its queue nodes (it has a database)? */
+static int region_has_db(const cluster_t *c, int r)
+{
+	return c->topo->regions[r].postgres[0] != '\0';
+}
+
+/*
+ * Start every process of kind not running yet (routers and replayers only
+ * in regions with a database), marking in started[] what this call
+ * started.  0 / -1 with err.
+ */
+static int start_kind(cluster_t *c, enum proc_kind kind, int *started,
+    char *err)
+{
+	for (int i = 0; i < c->nprocs; i++) {
+		struct proc *p = &c->procs[i];
+
+		if (p->kind != kind)
+			continue;
+		if (kind != PROC_QUEUE && !region_has_db(c, p->node->region))
+			continue;
+		if (running_pid(c, p->node->name, p->pid) > 0)
+			continue;
+		if (start_proc(c, p, err) == -1)
+			return -1;
+		started[i] = 1;
+	}
+	return 0;
+}
+
 int cluster_start(cluster_t *c, char *err)
 {
+	static const enum proc_kind order[] = { PROC_QUEUE, PROC_ROUTER,
+		PROC_REPLAYER };
+	int pg_started[TOPO_MAX_REGIONS] = { 0 };
 	int *started;
 	int rc = 0;
 
@@ -1433,24 +1996,25 @@ int cluster_start(cluster_t *c, char *err)
 		errf(err, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < c->nprocs && rc == 0; i++) {
-		struct proc *p = &c->procs[i];
-
-		if (p->kind != PROC_QUEUE)
-			continue;
-		if (running_pid(c, p->node->name, p->pid) > 0)
-			continue;
-		if (start_proc(c, p, err) == -1)
+	/* Databases first: every daemon of a region migrates at start. */
+	for (int r = 0; r < c->topo->nregions && rc == 0; r++)
+		if (region_has_db(c, r) && db_up(c, r, &pg_started[r],
+		    err) == -1)
 			rc = -1;
-		else
-			started[i] = 1;
-	}
+	for (size_t k = 0; k < TRIAD_ARRAY_LEN(order) && rc == 0; k++)
+		if (start_kind(c, order[k], started, err) == -1)
+			rc = -1;
 	if (rc == -1) {
-		/* All or nothing: stop what this call started. */
-		for (int i = 0; i < c->nprocs; i++)
-			if (started[i])
-				cluster_stop_node(c, c->procs[i].node->name,
-				    KILL_WAIT_MS);
+		/* All or nothing: stop what this call started, in reverse. */
+		for (size_t k = TRIAD_ARRAY_LEN(order); k-- > 0; )
+			for (int i = 0; i < c->nprocs; i++)
+				if (started[i] && c->procs[i].kind == order[k])
+					cluster_stop_node(c,
+					    c->procs[i].node->name,
+					    KILL_WAIT_MS);
+		for (int r = 0; r < c->topo->nregions; r++)
+			if (pg_started[r])
+				db_down(c, r, NULL);
 	}
 	free(started);
 	return rc;
@@ -1467,6 +2031,29 @@ pid_t cluster_pid(const cluster_t *c, const char *name)
 	if (p == NULL)
 		return -1;
 	return running_pid(c, name, p->pid);
+}
+
+pid_t cluster_db_pid(const cluster_t *c, const char *region)
+{
+	char dir[TRIAD_PATHLEN], err[TRIAD_ERRLEN];
+	const struct topo_region *reg;
+	pgctl_t *pg;
+	pid_t pid;
+	int r;
+
+	assert(c != NULL && region != NULL);
+	reg = topo_region(c->topo, region);
+	if (reg == NULL)
+		return -1;
+	r = (int)(reg - c->topo->regions);
+	if (!pg_managed(c, r) || pg_dir(c, r, dir, sizeof(dir)) == -1)
+		return -1;
+	pg = pgctl_open(dir, err);
+	if (pg == NULL)
+		return -1;
+	pid = pgctl_pid(pg);
+	pgctl_detach(&pg);
+	return pid > 0 ? pid : -1;
 }
 
 int cluster_signal(cluster_t *c, const char *name, int sig)
@@ -1571,12 +2158,21 @@ int cluster_stop_node(cluster_t *c, const char *name, int timeout_ms)
 	return stop_victims(c, &v, 1, timeout_ms) == 0 ? 0 : -1;
 }
 
+/*
+ * Stop in dependency order: replayers (they write into the database and
+ * read the queues), routers (they write into the database and the
+ * queues), queue nodes and any other process with a pid file in DIR/run,
+ * then each region's PostgreSQL this cluster runs.  Within a phase all
+ * processes are stopped together.
+ */
 int cluster_stop(cluster_t *c, int timeout_ms)
 {
+	static const enum proc_kind order[] = { PROC_REPLAYER, PROC_ROUTER,
+		PROC_QUEUE };
 	char path[TRIAD_PATHLEN];
 	struct victim *v;
 	struct dirent *de;
-	int n = 0, cap, rc;
+	int n, cap, rc = 0;
 	DIR *d;
 
 	assert(c != NULL);
@@ -1584,48 +2180,61 @@ int cluster_stop(cluster_t *c, int timeout_ms)
 	v = calloc((size_t)cap, sizeof(*v));
 	if (v == NULL)
 		return -1;
-	for (int i = 0; i < c->nprocs; i++) {
-		struct proc *p = &c->procs[i];
-		pid_t pid = running_pid(c, p->node->name, p->pid);
-
-		if (pid <= 0) {
-			forget(c, p);
-			continue;
-		}
-		snprintf(v[n].name, sizeof(v[n].name), "%s", p->node->name);
-		v[n].p = p;
-		v[n].pid = pid;
-		n++;
-	}
-	/* Pid files of nodes the topology no longer names. */
-	if (pathf(path, sizeof(path), "%s/run", c->dir) == 0 &&
-	    (d = opendir(path)) != NULL) {
-		while (n < cap && (de = readdir(d)) != NULL) {
-			size_t len = strlen(de->d_name);
-			char name[TRIAD_NAMELEN];
+	for (size_t k = 0; k < TRIAD_ARRAY_LEN(order); k++) {
+		n = 0;
+		memset(v, 0, (size_t)cap * sizeof(*v));
+		for (int i = 0; i < c->nprocs; i++) {
+			struct proc *p = &c->procs[i];
 			pid_t pid;
 
-			if (len <= 4 || de->d_name[0] == '.' ||
-			    strcmp(de->d_name + len - 4, ".pid") != 0 ||
-			    len - 4 >= sizeof(name))
+			if (p->kind != order[k])
 				continue;
-			memcpy(name, de->d_name, len - 4);
-			name[len - 4] = '\0';
-			if (find_proc(c, name) != NULL)
-				continue;
-			pid = read_pid_file(c, name);
-			if (pid <= 0 || !is_triad_process(pid, name)) {
-				remove_pid_file(c, name);
+			pid = running_pid(c, p->node->name, p->pid);
+			if (pid <= 0) {
+				forget(c, p);
 				continue;
 			}
-			memcpy(v[n].name, name, len - 3);
+			snprintf(v[n].name, sizeof(v[n].name), "%s",
+			    p->node->name);
+			v[n].p = p;
 			v[n].pid = pid;
 			n++;
 		}
-		closedir(d);
+		/* Pid files of nodes the topology no longer names. */
+		if (order[k] == PROC_QUEUE &&
+		    pathf(path, sizeof(path), "%s/run", c->dir) == 0 &&
+		    (d = opendir(path)) != NULL) {
+			while (n < cap && (de = readdir(d)) != NULL) {
+				size_t len = strlen(de->d_name);
+				char name[TRIAD_NAMELEN];
+				pid_t pid;
+
+				if (len <= 4 || de->d_name[0] == '.' ||
+				    strcmp(de->d_name + len - 4, ".pid") != 0 ||
+				    len - 4 >= sizeof(name))
+					continue;
+				memcpy(name, de->d_name, len - 4);
+				name[len - 4] = '\0';
+				if (find_proc(c, name) != NULL)
+					continue;
+				pid = read_pid_file(c, name);
+				if (pid <= 0 || !is_triad_process(pid, name)) {
+					remove_pid_file(c, name);
+					continue;
+				}
+				memcpy(v[n].name, name, len - 3);
+				v[n].pid = pid;
+				n++;
+			}
+			closedir(d);
+		}
+		if (n > 0 && stop_victims(c, v, n, timeout_ms) != 0)
+			rc = -1;
 	}
-	rc = stop_victims(c, v, n, timeout_ms) == 0 ? 0 : -1;
 	free(v);
+	for (int r = 0; r < c->topo->nregions; r++)
+		if (db_down(c, r, NULL) == -1)
+			rc = -1;
 	return rc;
 }
 

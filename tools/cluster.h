@@ -11,11 +11,27 @@
  *                        elsewhere is kept as the operator wrote it)
  *   DIR/logs/NODE.log    each process's standard error
  *   DIR/run/NODE.pid     each process's pid, written after it is ready
+ *   DIR/pg/REGION/       region REGION's throwaway PostgreSQL (pgctl.h),
+ *                        when the cluster runs it (see below)
  *
  * Processes run in the foreground of their own session (-d, setsid), so
  * that the cluster can outlive the command that started it and a signal to
- * the test does not reach them.  "Ready" means the process answered a STAT
- * request on its endpoint.
+ * the test does not reach them.  "Ready" means the process answered: a
+ * queue node STAT in the queue's wire format, a router STAT as a protobuf
+ * Request{stat} (router/rpc.h), a replay daemon (no endpoint) GET /metrics
+ * over HTTP on its metrics address.
+ *
+ * PostgreSQL.  A region whose postgres string names port=0 gets a
+ * throwaway server in DIR/pg/REGION, started by cluster_start() on a free
+ * port; the string (in the topology and in DIR/cluster.conf) then becomes
+ * the server's real conninfo, which the daemons and tools read.  Later
+ * starts find the server again by its directory and reuse its port when
+ * free.  Any other non-empty postgres string names a server someone else
+ * runs: it is migrated, never started or stopped.  A region with an empty
+ * string (queue-only setups such as the queue's integration tests) has no
+ * database, and its routers and replay daemons are not started.  When we
+ * are root, PostgreSQL runs as the postgres user, so DIR and DIR/pg are
+ * given search permission for others.
  *
  * Free ports are chosen by binding 127.0.0.1:0 and reading the port back;
  * a port can be taken by someone else between that and the daemon's bind,
@@ -43,7 +59,7 @@
 typedef struct cluster cluster_t;
 
 struct cluster_opts {
-	const char *bindir;  /* where triad-queued lives; NULL: next to us */
+	const char *bindir;  /* where the daemons live; NULL: next to us */
 	int verbose;         /* pass -v to daemons */
 	int ready_timeout_ms;/* per process; 0 = 10000 */
 };
@@ -80,9 +96,12 @@ const char *cluster_conf(const cluster_t *c);
 const char *cluster_dir(const cluster_t *c);
 
 /*
- * Start every queue node that is not running yet and wait until each is
- * ready.  0 / -1 with err; on failure the nodes this call started are
- * stopped again (those already running are left alone).
+ * Start whatever is not running yet, in dependency order, waiting until
+ * each part is ready: each region's PostgreSQL (its schema migrated once
+ * per region, schema.h), then every queue node, then the routers and then
+ * the replay daemons of the regions that have a database.  0 / -1 with
+ * err; on failure what this call started is stopped again (what was
+ * already running is left alone).
  */
 int cluster_start(cluster_t *c, char *err);
 
@@ -106,6 +125,12 @@ int cluster_signal(cluster_t *c, const char *name, int sig);
 pid_t cluster_pid(const cluster_t *c, const char *name);
 
 /*
+ * Pid of the postmaster of region's throwaway PostgreSQL when this cluster
+ * runs one and it is running, or -1.
+ */
+pid_t cluster_db_pid(const cluster_t *c, const char *region);
+
+/*
  * Stop one process: SIGTERM (and SIGCONT, so a SIGSTOPped one obeys), wait
  * up to timeout_ms, then SIGKILL; reaps it and removes its pid file.  0 /
  * -1 when it was not running (a stale pid file is removed all the same).
@@ -113,15 +138,17 @@ pid_t cluster_pid(const cluster_t *c, const char *name);
 int cluster_stop_node(cluster_t *c, const char *name, int timeout_ms);
 
 /*
- * Stop everything started from DIR (also by another process): every node
- * of the topology and every other live pid file in DIR/run, all at once,
- * SIGKILL after timeout_ms.  0, or -1 when something would not die.
+ * Stop everything started from DIR (also by another process), in order:
+ * replay daemons, routers, then queue nodes and every other live pid file
+ * in DIR/run (each set at once, SIGKILL after timeout_ms), then each
+ * PostgreSQL the cluster runs.  0, or -1 when something would not die.
  */
 int cluster_stop(cluster_t *c, int timeout_ms);
 
 /*
- * Ask one process for its metrics (STAT over ZeroMQ) within timeout_ms;
- * the text is appended to out.  0 / -1 with err.
+ * Ask one process for its metrics within timeout_ms: STAT over ZeroMQ for
+ * queue nodes and routers, GET /metrics over HTTP for replay daemons.  The
+ * Prometheus text is appended to out.  0 / -1 with err.
  */
 int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
     struct buf *out, char *err);
