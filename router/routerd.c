@@ -564,13 +564,41 @@ static int check_names(struct router *rt, const struct client *c,
 	return -1;
 }
 
+/*
+ * Before sending a client elsewhere, ask the database: the override cache
+ * is up to a second old, and a uid that has just moved here would bounce
+ * between the two homes until it caught up.  Redirects are rare, so one
+ * indexed read each is cheap.  Returns the home to use (buf or the cached
+ * answer when the database cannot say).
+ */
+static const char *confirm_home(struct router *rt, uint64_t uid,
+    const char *cached, char buf[TRIAD_NAMELEN])
+{
+	char err[TRIAD_ERRLEN];
+	const struct topo_region *r;
+	int rc;
+
+	if (!db_ready(rt))
+		return cached;
+	rc = store_read_override(rt->st, uid, buf, err);
+	if (rc == 1)
+		return buf;
+	if (rc == -1) {
+		log_warnx("%s", err);
+		db_check(rt);
+		return cached;
+	}
+	r = topo_home(rt->t, uid);
+	return r != NULL ? r->name : cached;
+}
+
 static void handle_write(struct router *rt, const struct client *c,
     const struct rpc_request *q)
 {
 	enum op op = q->deleted ? OP_DEL : OP_PUT;
+	char text[TRIAD_ERRLEN], confirmed[TRIAD_NAMELEN];
 	struct store_write *w;
 	const char *home;
-	char text[TRIAD_ERRLEN];
 
 	metric_add(rt->m.req[op], 1);
 	if (check_uid(rt, c, op, q->uid) == -1 ||
@@ -590,6 +618,8 @@ static void handle_write(struct router *rt, const struct client *c,
 		reply_status(rt, c, op, RPC_BAD_REQUEST, text);
 		return;
 	}
+	if (!is_here(rt, home))
+		home = confirm_home(rt, q->uid, home, confirmed);
 	if (!is_here(rt, home)) {
 		reply_redirect(rt, c, op, home);
 		return;
@@ -656,6 +686,7 @@ static void serve_get(struct router *rt, const struct client *c,
 static void handle_get(struct router *rt, const struct client *c,
     const struct rpc_request *q)
 {
+	char confirmed[TRIAD_NAMELEN];
 	const char *home;
 	char err[TRIAD_ERRLEN];
 	uint64_t v;
@@ -665,6 +696,8 @@ static void handle_get(struct router *rt, const struct client *c,
 	    check_names(rt, c, OP_GET, q->ns, q->key) == -1)
 		return;
 	home = home_of(rt, q->uid);
+	if (home != NULL && !is_here(rt, home) && q->level != RPC_READ_ANY)
+		home = confirm_home(rt, q->uid, home, confirmed);
 	/* An unmapped uid has no better place to be read than here. */
 	if (home != NULL && !is_here(rt, home)) {
 		if (q->level == RPC_READ_LATEST) {

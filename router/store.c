@@ -779,6 +779,28 @@ const char *store_override(const store_t *s, uint64_t uid)
 	return NULL;
 }
 
+int store_read_override(store_t *s, uint64_t uid,
+    char region[TRIAD_NAMELEN], char *err)
+{
+	struct db_param p[1] = { DB_I64(uid) };
+	char e[TRIAD_ERRLEN];
+	db_res_t *r;
+	int found;
+
+	r = db_query(s->db, "SELECT region FROM home_overrides "
+	    "WHERE uid = $1::bigint", p, 1, e);
+	if (r == NULL) {
+		errf(err, "could not read the home override", e);
+		return -1;
+	}
+	found = db_rows(r) == 1 &&
+	    strlen(db_get_text(r, 0, 0)) < TRIAD_NAMELEN;
+	if (found)
+		snprintf(region, TRIAD_NAMELEN, "%s", db_get_text(r, 0, 0));
+	db_res_free(&r);
+	return found;
+}
+
 size_t store_noverrides(const store_t *s)
 {
 	return s->nov;

@@ -165,6 +165,15 @@ int store_refresh_overrides(store_t *s, char *err);
 /* The cached override of uid's home region, or NULL. */
 const char *store_override(const store_t *s, uint64_t uid);
 
+/*
+ * The uid's override read from the database now, not the cache: 1 with
+ * region filled, 0 when the uid has none, -1 with err.  For the rare
+ * moment the cache points elsewhere: a uid that has just moved here must
+ * not be sent back to its old home.
+ */
+int store_read_override(store_t *s, uint64_t uid,
+    char region[TRIAD_NAMELEN], char *err);
+
 /* Overrides in the cache. */
 size_t store_noverrides(const store_t *s);
 
