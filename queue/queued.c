@@ -345,9 +345,19 @@ static int take_request(struct node *n)
 	idlen = zmq_recv(n->sock, id, sizeof(id), ZMQ_DONTWAIT);
 	if (idlen == -1)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	if (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &moresz) == -1 ||
-	    !more || idlen > MAX_IDENTITY) {
+	if (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &moresz) == -1)
+		return -1;
+	if (!more || idlen > MAX_IDENTITY) {
+		/* Not a request we can answer: read off what follows. */
 		metric_add(n->m.bad_frames, 1);
+		while (more) {
+			zmq_msg_t rest;
+
+			zmq_msg_init(&rest);
+			more = zmq_msg_recv(&rest, n->sock, 0) != -1 &&
+			    zmq_msg_more(&rest);
+			zmq_msg_close(&rest);
+		}
 		return 1;
 	}
 	zmq_msg_init(&body);
