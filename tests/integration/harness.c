@@ -7,7 +7,10 @@
 #include "harness.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,8 +107,7 @@ void hx_up(struct hx *x, int ngroups, const char *extra)
 
 	memset(x, 0, sizeof(*x));
 	x->record_size = 100;
-	snprintf(x->dir, sizeof(x->dir), "/tmp/triad-test-XXXXXX");
-	ck_assert_msg(mkdtemp(x->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	hx_mkdtemp(x->dir, sizeof(x->dir), "queue");
 	snprintf(conf, sizeof(conf), "%s/topology.conf", x->dir);
 	write_topology(conf, ngroups, extra);
 	x->cl = cluster_create(conf, x->dir, &o, err);
@@ -140,6 +142,99 @@ void hx_down(struct hx *x)
 		nftw(x->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(x->batches);
 	memset(x, 0, sizeof(*x));
+}
+
+#define BASE_ENV "TRIAD_TEST_BASE"
+
+void hx_run_begin(void)
+{
+	char base[] = "/tmp/triad-run-XXXXXX";
+
+	if (mkdtemp(base) == NULL) {
+		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	/* PostgreSQL runs as another user and must reach its directory. */
+	chmod(base, 0711);
+	setenv(BASE_ENV, base, 1);
+}
+
+/*
+ * A process a killed test was still starting has no pid file yet, so
+ * cluster_stop() does not know it: find it by its command line, which
+ * names its directory under base.
+ */
+static void kill_leftovers(const char *base)
+{
+	char path[64], cmd[4096];
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+
+	if (proc == NULL)
+		return;
+	while ((de = readdir(proc)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		FILE *f;
+		size_t n;
+
+		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, base) != NULL && kill((pid_t)pid, SIGKILL) == 0)
+			fprintf(stderr, "harness: killed leftover %ld: %.80s\n",
+			    pid, cmd);
+	}
+	closedir(proc);
+}
+
+void hx_run_end(void)
+{
+	const char *base = getenv(BASE_ENV);
+	struct cluster_opts o = { .bindir = TRIAD_BIN_DIR };
+	char path[512], err[TRIAD_ERRLEN];
+	struct dirent *de;
+	DIR *d;
+
+	if (base == NULL || (d = opendir(base)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		cluster_t *c;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		c = cluster_open(path, &o, err);
+		if (c == NULL)
+			continue;
+		if (cluster_stop(c, 5000) == 0)
+			fprintf(stderr, "harness: stopped what a test left in "
+			    "%s\n", path);
+		cluster_destroy(&c);
+	}
+	closedir(d);
+	kill_leftovers(base);
+	if (getenv("TRIAD_KEEP_TEST_DIR") == NULL)
+		nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void hx_mkdtemp(char *out, size_t len, const char *prefix)
+{
+	const char *base = getenv(BASE_ENV);
+
+	snprintf(out, len, "%s/%s-XXXXXX", base != NULL ? base : "/tmp",
+	    prefix);
+	ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out,
+	    strerror(errno));
+	chmod(out, 0711);
 }
 
 const char *hx_node(const struct hx *x, int g, int i)

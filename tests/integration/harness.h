@@ -49,6 +49,20 @@ struct hx {
 };
 
 /*
+ * Call hx_run_begin() first in main() and hx_run_end() last: every test
+ * directory of the run is made under one base directory, so hx_run_end()
+ * can stop whatever a failed or timed-out test left running (a failed
+ * assertion ends the test's process before its own clean-up) and remove
+ * it all.
+ */
+void hx_run_begin(void);
+void hx_run_end(void);
+
+/* Make a new directory under the run's base (prefix: "cluster").  Fails
+ * the test on error. */
+void hx_mkdtemp(char *out, size_t len, const char *prefix);
+
+/*
  * Start a cluster of one region "sh" with ngroups groups in a new temp
  * directory; extra (may be NULL) is libconfig text appended to the
  * topology (e.g. "timeouts = { ack_ms = 300; };" overrides).  Makes the

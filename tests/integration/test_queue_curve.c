@@ -37,8 +37,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static void make_keys(struct keys *k)
 {
-	snprintf(k->dir, sizeof(k->dir), "/tmp/triad-keys-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(k->dir));
+	hx_mkdtemp(k->dir, sizeof(k->dir), "keys");
 	ck_assert_int_eq(curve_keygen(k->server_pub, k->server_sec), 0);
 	ck_assert_int_eq(curve_keygen(k->client_pub, k->client_sec), 0);
 	ck_assert_int_eq(curve_keygen(k->other_pub, k->other_sec), 0);
@@ -145,7 +144,9 @@ int main(void)
 	tcase_add_test(tc, test_curve_allow_list);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
+	hx_run_begin();
 	srunner_run_all(sr, CK_NORMAL);
+	hx_run_end();
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -426,10 +426,13 @@ static Suite *queue_faults_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(queue_faults_suite());
+	SRunner *sr;
 	int failed;
 
+	hx_run_begin();
+	sr = srunner_create(queue_faults_suite());
 	srunner_run_all(sr, CK_NORMAL);
+	hx_run_end();
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

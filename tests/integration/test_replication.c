@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "db.h"
+#include "harness.h"
 #include "pgctl.h"
 #include "producer.h"
 #include "rclient.h"
@@ -109,8 +110,7 @@ static void rx_up(struct rx *x)
 		.ready_timeout_ms = 30000 };
 
 	memset(x, 0, sizeof(*x));
-	snprintf(x->dir, sizeof(x->dir), "/tmp/triad-repl-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(x->dir));
+	hx_mkdtemp(x->dir, sizeof(x->dir), "repl");
 	snprintf(conf, sizeof(conf), "%s/topology.conf", x->dir);
 	write_topology(conf);
 	x->cl = cluster_create(conf, x->dir, &o, err);
@@ -769,7 +769,9 @@ int main(void)
 		suite_add_tcase(s, tc);
 	}
 	sr = srunner_create(s);
+	hx_run_begin();
 	srunner_run_all(sr, CK_NORMAL);
+	hx_run_end();
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
