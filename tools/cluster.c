@@ -60,18 +60,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -131,40 +127,10 @@ enum start_result { START_OK, START_FAILED, START_PORT_TAKEN };
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* Fill a TRIAD_ERRLEN error buffer; a long message is cut. */
-static void errf(char *err, const char *fmt, ...) TRIAD_PRINTF(2, 3);
-
-static void errf(char *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, TRIAD_ERRLEN, fmt, ap);
-	va_end(ap);
-}
-
-/* snprintf that reports truncation: 0 / -1. */
-static int pathf(char *out, size_t cap, const char *fmt, ...)
-    TRIAD_PRINTF(3, 4);
-
-static int pathf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-	return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
+/*
+ * Errors, paths and sleeps go through pgctl_errf(), pgctl_pathf() and
+ * pgctl_sleep_ms() (pgctl.h), shared with the PostgreSQL module.
+ */
 
 static int mkdir_p(const char *path, char *err)
 {
@@ -172,7 +138,7 @@ static int mkdir_p(const char *path, char *err)
 	size_t len = strlen(path);
 
 	if (len == 0 || len >= sizeof(tmp)) {
-		errf(err, "bad directory name \"%s\"", path);
+		pgctl_errf(err, "bad directory name \"%s\"", path);
 		return -1;
 	}
 	memcpy(tmp, path, len + 1);
@@ -183,7 +149,7 @@ static int mkdir_p(const char *path, char *err)
 
 		*s = '\0';
 		if (mkdir(tmp, 0755) == -1 && errno != EEXIST) {
-			errf(err, "could not create directory \"%s\": %s",
+			pgctl_errf(err, "could not create directory \"%s\": %s",
 			    tmp, strerror(errno));
 			return -1;
 		}
@@ -192,6 +158,19 @@ static int mkdir_p(const char *path, char *err)
 			break;
 	}
 	return 0;
+}
+
+/* Cut a file's path (cap bytes) to its directory: "." when it has none. */
+static void cut_to_dir(char *path, size_t cap)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		pgctl_pathf(path, cap, ".");
+	else if (slash == path)
+		path[1] = '\0';
+	else
+		*slash = '\0';
 }
 
 /*
@@ -205,13 +184,13 @@ static int normpath(const char *in, char *out, size_t cap)
 	char *save = NULL, *tok;
 
 	if (in[0] == '/') {
-		if (pathf(tmp, sizeof(tmp), "%s", in) == -1)
+		if (pgctl_pathf(tmp, sizeof(tmp), "%s", in) == -1)
 			return -1;
 	} else {
 		char cwd[TRIAD_PATHLEN];
 
 		if (getcwd(cwd, sizeof(cwd)) == NULL ||
-		    pathf(tmp, sizeof(tmp), "%s/%s", cwd, in) == -1)
+		    pgctl_pathf(tmp, sizeof(tmp), "%s/%s", cwd, in) == -1)
 			return -1;
 	}
 	if (cap < 2)
@@ -263,9 +242,9 @@ static int write_file_durably(const char *dir, const char *name,
 	size_t len = strlen(text);
 	int fd, dfd;
 
-	if (pathf(path, sizeof(path), "%s/%s", dir, name) == -1 ||
-	    pathf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) == -1) {
-		errf(err, "path too long in \"%s\"", dir);
+	if (pgctl_pathf(path, sizeof(path), "%s/%s", dir, name) == -1 ||
+	    pgctl_pathf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) == -1) {
+		pgctl_errf(err, "path too long in \"%s\"", dir);
 		return -1;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -294,7 +273,7 @@ static int write_file_durably(const char *dir, const char *name,
 	}
 	return 0;
 fail:
-	errf(err, "could not write \"%s\": %s", path,
+	pgctl_errf(err, "could not write \"%s\": %s", path,
 	    strerror(errno));
 	return -1;
 }
@@ -338,7 +317,7 @@ static int is_triad_process(pid_t pid, const char *name)
 static int pid_path(const cluster_t *c, const char *name, char *out,
     size_t cap)
 {
-	return pathf(out, cap, "%s/run/%s.pid", c->dir, name);
+	return pgctl_pathf(out, cap, "%s/run/%s.pid", c->dir, name);
 }
 
 /* The pid recorded in DIR/run/NAME.pid, or -1 when none or unreadable. */
@@ -419,7 +398,7 @@ static int wait_gone(pid_t pid, const char *name, int timeout_ms)
 			return 1;
 		if (clock_mono_ms() >= deadline)
 			return 0;
-		sleep_ms(5);
+		pgctl_sleep_ms(5);
 	}
 }
 
@@ -476,7 +455,7 @@ static int set_port(char *addr, size_t cap, int port)
 
 	assert(colon != NULL);
 	head = (size_t)(colon - addr) + 1;
-	return pathf(colon + 1, cap - head, "%d", port);
+	return pgctl_pathf(colon + 1, cap - head, "%d", port);
 }
 
 static int port_used_in(const struct topo *t, int port)
@@ -533,10 +512,10 @@ static int pick_port(const struct topo *t, char *err)
 		if (!port_used_in(t, port))
 			return port;
 	}
-	errf(err, "could not find a free port");
+	pgctl_errf(err, "could not find a free port");
 	return -1;
 fail:
-	errf(err, "could not find a free port: %s",
+	pgctl_errf(err, "could not find a free port: %s",
 	    strerror(errno));
 	return -1;
 }
@@ -574,7 +553,7 @@ static int resolve_port(const struct topo *t, char *addr, size_t cap,
 	if (port == -1)
 		return -1;
 	if (set_port(addr, cap, port) == -1) {
-		errf(err, "address \"%s\" too long", addr);
+		pgctl_errf(err, "address \"%s\" too long", addr);
 		return -1;
 	}
 	return 1;
@@ -632,7 +611,7 @@ static int build_procs(cluster_t *c, char *err)
 	c->nprocs = 0;
 	c->procs = calloc(n > 0 ? (size_t)n : 1, sizeof(*c->procs));
 	if (c->procs == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return -1;
 	}
 	walk_nodes(c->topo, add_one, c);
@@ -706,7 +685,8 @@ static int conninfo_port(const char *ci)
 /* DIR/pg/REGION: where region r's throwaway PostgreSQL lives. */
 static int pg_dir(const cluster_t *c, int r, char *out, size_t cap)
 {
-	return pathf(out, cap, "%s/pg/%s", c->dir, c->topo->regions[r].name);
+	return pgctl_pathf(out, cap, "%s/pg/%s", c->dir,
+	    c->topo->regions[r].name);
 }
 
 /*
@@ -726,7 +706,7 @@ static int pg_managed(const cluster_t *c, int r)
 	if (conninfo_port(ci) == 0)
 		return 1;
 	if (pg_dir(c, r, path, sizeof(path)) == -1 ||
-	    pathf(path + strlen(path), sizeof(path) - strlen(path),
+	    pgctl_pathf(path + strlen(path), sizeof(path) - strlen(path),
 	    "/data/PG_VERSION") == -1)
 		return 0;
 	return access(path, F_OK) == 0;
@@ -743,8 +723,8 @@ static int pg_prepare_dirs(const cluster_t *c, char *err)
 	char path[TRIAD_PATHLEN];
 	struct stat st;
 
-	if (pathf(path, sizeof(path), "%s/pg", c->dir) == -1) {
-		errf(err, "cluster directory name too long");
+	if (pgctl_pathf(path, sizeof(path), "%s/pg", c->dir) == -1) {
+		pgctl_errf(err, "cluster directory name too long");
 		return -1;
 	}
 	if (mkdir_p(path, err) == -1)
@@ -777,14 +757,14 @@ static int db_up(cluster_t *c, int r, int *started, char *err)
 		int port = conninfo_port(reg->postgres);
 
 		if (pg_dir(c, r, dir, sizeof(dir)) == -1) {
-			errf(err, "cluster directory name too long");
+			pgctl_errf(err, "cluster directory name too long");
 			return -1;
 		}
 		if (pg_prepare_dirs(c, err) == -1)
 			return -1;
 		pg = pgctl_init(dir, why);
 		if (pg == NULL) {
-			errf(err, "region %s: %s", reg->name, why);
+			pgctl_errf(err, "region %s: %s", reg->name, why);
 			return -1;
 		}
 		if (!pgctl_running(pg)) {
@@ -793,8 +773,8 @@ static int db_up(cluster_t *c, int r, int *started, char *err)
 			if (rc == -1 && port > 0 && !pgctl_running(pg))
 				rc = pgctl_start(pg, 0, why);
 			if (rc == -1) {
-				errf(err, "region %s: PostgreSQL in \"%s\": %s",
-				    reg->name, dir, why);
+				pgctl_errf(err, "region %s: PostgreSQL in "
+				    "\"%s\": %s", reg->name, dir, why);
 				pgctl_detach(&pg);
 				return -1;
 			}
@@ -803,8 +783,8 @@ static int db_up(cluster_t *c, int r, int *started, char *err)
 		pgctl_conninfo(pg, ci);
 		pgctl_detach(&pg);
 		if (strcmp(ci, reg->postgres) != 0) {
-			if (pathf(reg->postgres, sizeof(reg->postgres), "%s",
-			    ci) == -1 || topo_save(c->topo, c->conf,
+			if (pgctl_pathf(reg->postgres, sizeof(reg->postgres),
+			    "%s", ci) == -1 || topo_save(c->topo, c->conf,
 			    err) == -1) {
 				if (*started)
 					db_down(c, r, NULL);
@@ -815,13 +795,13 @@ static int db_up(cluster_t *c, int r, int *started, char *err)
 	}
 	db = db_connect(reg->postgres, "triadctl up", why);
 	if (db == NULL) {
-		errf(err, "region %s: %s", reg->name, why);
+		pgctl_errf(err, "region %s: %s", reg->name, why);
 		goto fail;
 	}
 	rc = schema_migrate(db, why);
 	db_close(&db);
 	if (rc == -1) {
-		errf(err, "region %s: could not migrate the schema: %s",
+		pgctl_errf(err, "region %s: could not migrate the schema: %s",
 		    reg->name, why);
 		goto fail;
 	}
@@ -851,8 +831,8 @@ static int db_down(cluster_t *c, int r, char *err)
 		return 0; /* never initialised: nothing runs */
 	rc = pgctl_stop(pg, 1);
 	if (rc == -1 && err != NULL)
-		errf(err, "region %s: PostgreSQL in \"%s\" would not stop",
-		    c->topo->regions[r].name, dir);
+		pgctl_errf(err, "region %s: PostgreSQL in \"%s\" would not "
+		    "stop", c->topo->regions[r].name, dir);
 	pgctl_detach(&pg);
 	return rc;
 }
@@ -867,10 +847,11 @@ static int set_bindir(cluster_t *c, const struct cluster_opts *o, char *err)
 	char *slash;
 
 	if (o != NULL && o->bindir != NULL && o->bindir[0] != '\0') {
-		if (pathf(c->bindir, sizeof(c->bindir), "%s", o->bindir) == 0)
+		if (pgctl_pathf(c->bindir, sizeof(c->bindir), "%s",
+		    o->bindir) == 0)
 			return 0;
 	} else if (env != NULL && env[0] != '\0') {
-		if (pathf(c->bindir, sizeof(c->bindir), "%s", env) == 0)
+		if (pgctl_pathf(c->bindir, sizeof(c->bindir), "%s", env) == 0)
 			return 0;
 	} else {
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -879,16 +860,16 @@ static int set_bindir(cluster_t *c, const struct cluster_opts *o, char *err)
 			slash = strrchr(exe, '/');
 			if (slash != NULL) {
 				*slash = '\0';
-				if (pathf(c->bindir, sizeof(c->bindir), "%s",
-				    slash == exe ? "/" : exe) == 0)
+				if (pgctl_pathf(c->bindir, sizeof(c->bindir),
+				    "%s", slash == exe ? "/" : exe) == 0)
 					return 0;
 			}
 		}
-		errf(err, "could not find the directory of this program; "
+		pgctl_errf(err, "could not find the directory of this program; "
 		    "set TRIAD_BINDIR");
 		return -1;
 	}
-	errf(err, "binary directory name too long");
+	pgctl_errf(err, "binary directory name too long");
 	return -1;
 }
 
@@ -899,7 +880,7 @@ static cluster_t *cluster_alloc(const char *dir, const struct cluster_opts *o,
 	char real[PATH_MAX];
 
 	if (c == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return NULL;
 	}
 	c->verbose = o != NULL ? o->verbose : 0;
@@ -910,13 +891,14 @@ static cluster_t *cluster_alloc(const char *dir, const struct cluster_opts *o,
 	if (create && mkdir_p(dir, err) == -1)
 		goto fail;
 	if (realpath(dir, real) == NULL) {
-		errf(err, "cluster directory \"%s\": %s", dir,
+		pgctl_errf(err, "cluster directory \"%s\": %s", dir,
 		    strerror(errno));
 		goto fail;
 	}
-	if (pathf(c->dir, sizeof(c->dir), "%s", real) == -1 ||
-	    pathf(c->conf, sizeof(c->conf), "%s/cluster.conf", real) == -1) {
-		errf(err, "cluster directory name too long");
+	if (pgctl_pathf(c->dir, sizeof(c->dir), "%s", real) == -1 ||
+	    pgctl_pathf(c->conf, sizeof(c->conf), "%s/cluster.conf",
+	    real) == -1) {
+		pgctl_errf(err, "cluster directory name too long");
 		goto fail;
 	}
 	return c;
@@ -932,8 +914,9 @@ static int make_subdirs(const cluster_t *c, char *err)
 	char path[TRIAD_PATHLEN];
 
 	for (size_t i = 0; i < TRIAD_ARRAY_LEN(subs); i++) {
-		if (pathf(path, sizeof(path), "%s/%s", c->dir, subs[i]) == -1) {
-			errf(err, "cluster directory name too long");
+		if (pgctl_pathf(path, sizeof(path), "%s/%s", c->dir,
+		    subs[i]) == -1) {
+			pgctl_errf(err, "cluster directory name too long");
 			return -1;
 		}
 		if (mkdir_p(path, err) == -1)
@@ -950,7 +933,7 @@ static int check_not_running(const cluster_t *c, char *err)
 	DIR *d;
 	int rc = 0;
 
-	if (pathf(path, sizeof(path), "%s/run", c->dir) == -1)
+	if (pgctl_pathf(path, sizeof(path), "%s/run", c->dir) == -1)
 		return 0;
 	d = opendir(path);
 	if (d == NULL)
@@ -967,7 +950,7 @@ static int check_not_running(const cluster_t *c, char *err)
 		name[len - 4] = '\0';
 		pid = read_pid_file(c, name);
 		if (pid > 0 && is_triad_process(pid, name)) {
-			errf(err, "cluster in \"%s\" is running (%s, pid "
+			pgctl_errf(err, "cluster in \"%s\" is running (%s, pid "
 			    "%ld); stop it first", c->dir, name, (long)pid);
 			rc = -1;
 		}
@@ -1009,9 +992,9 @@ static int resolve_one(void *arg, struct topo_node *n, enum proc_kind k)
 		    n->data_dir[0] != '/' ||
 		    path_under(norm, rc->confdir[0]) ||
 		    path_under(norm, rc->confdir[1])) {
-			if (pathf(n->data_dir, sizeof(n->data_dir),
+			if (pgctl_pathf(n->data_dir, sizeof(n->data_dir),
 			    "%s/data/%s", rc->c->dir, n->name) == -1) {
-				errf(rc->err,
+				pgctl_errf(rc->err,
 				    "data directory of %s: path too long",
 				    n->name);
 				return -1;
@@ -1025,7 +1008,7 @@ cluster_t *cluster_create(const char *conf, const char *dir,
     const struct cluster_opts *o, char *err)
 {
 	struct resolve_ctx rc = { 0 };
-	char tmp[TRIAD_PATHLEN], real[PATH_MAX], *slash;
+	char tmp[TRIAD_PATHLEN], real[PATH_MAX];
 	struct topo *t = NULL;
 	cluster_t *c;
 	int n = 0;
@@ -1041,15 +1024,9 @@ cluster_t *cluster_create(const char *conf, const char *dir,
 		goto fail;
 
 	/* The source file's directory, lexically and through links. */
-	if (pathf(tmp, sizeof(tmp), "%s", conf) == -1)
+	if (pgctl_pathf(tmp, sizeof(tmp), "%s", conf) == -1)
 		goto toolong;
-	slash = strrchr(tmp, '/');
-	if (slash == NULL)
-		pathf(tmp, sizeof(tmp), ".");
-	else if (slash == tmp)
-		tmp[1] = '\0';
-	else
-		*slash = '\0';
+	cut_to_dir(tmp, sizeof(tmp));
 	if (normpath(tmp, rc.confdir[0], sizeof(rc.confdir[0])) == -1)
 		goto toolong;
 	if (realpath(tmp, real) == NULL ||
@@ -1063,7 +1040,7 @@ cluster_t *cluster_create(const char *conf, const char *dir,
 	rc.auto_ep = calloc((size_t)n + 1, 1);
 	rc.auto_mx = calloc((size_t)n + 1, 1);
 	if (rc.auto_ep == NULL || rc.auto_mx == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		goto fail;
 	}
 	if (walk_nodes(t, resolve_one, &rc) == -1)
@@ -1085,7 +1062,7 @@ cluster_t *cluster_create(const char *conf, const char *dir,
 	if (c->topo == NULL || build_procs(c, err) == -1)
 		goto fail;
 	if (c->nprocs != n) {
-		errf(err, "\"%s\" does not match \"%s\" "
+		pgctl_errf(err, "\"%s\" does not match \"%s\" "
 		    "after saving", c->conf, conf);
 		goto fail;
 	}
@@ -1097,7 +1074,7 @@ cluster_t *cluster_create(const char *conf, const char *dir,
 	free(rc.auto_mx);
 	return c;
 toolong:
-	errf(err, "path of \"%s\" too long", conf);
+	pgctl_errf(err, "path of \"%s\" too long", conf);
 fail:
 	free(rc.auto_ep);
 	free(rc.auto_mx);
@@ -1134,7 +1111,7 @@ cluster_t *cluster_open(const char *dir, const struct cluster_opts *o,
 	if (c == NULL)
 		return NULL;
 	if (access(c->conf, R_OK) == -1) {
-		errf(err, "\"%s\": %s (not a cluster "
+		pgctl_errf(err, "\"%s\": %s (not a cluster "
 		    "directory?)", c->conf, strerror(errno));
 		cluster_destroy(&c);
 		return NULL;
@@ -1149,24 +1126,18 @@ cluster_t *cluster_open_file(const char *conf, const struct cluster_opts *o,
 	cluster_t *c;
 
 	assert(conf != NULL && err != NULL);
-	if (pathf(dir, sizeof(dir), "%s", conf) == -1) {
-		errf(err, "path of \"%s\" too long", conf);
+	if (pgctl_pathf(dir, sizeof(dir), "%s", conf) == -1) {
+		pgctl_errf(err, "path of \"%s\" too long", conf);
 		return NULL;
 	}
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		pathf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	cut_to_dir(dir, sizeof(dir));
 	c = cluster_alloc(dir, o, 0, err);
 	if (c == NULL)
 		return NULL;
 	slash = strrchr(conf, '/');
-	if (pathf(c->conf, sizeof(c->conf), "%s/%s", c->dir,
+	if (pgctl_pathf(c->conf, sizeof(c->conf), "%s/%s", c->dir,
 	    slash == NULL ? conf : slash + 1) == -1) {
-		errf(err, "path of \"%s\" too long", conf);
+		pgctl_errf(err, "path of \"%s\" too long", conf);
 		cluster_destroy(&c);
 		return NULL;
 	}
@@ -1226,17 +1197,17 @@ static int decode_stat(cluster_t *c, const struct topo_node *n,
 		rpc_limits_from_topo(&rl, c->topo);
 		if (rpc_decode_reply(p, len, &rl, &rp, &arena, why,
 		    sizeof(why)) == -1) {
-			errf(err, "router %s sent a bad reply: %s", n->name,
-			    why);
+			pgctl_errf(err, "router %s sent a bad reply: %s",
+			    n->name, why);
 		} else if (rp.req_id <= first_id || rp.req_id > req_id) {
 			rc = 0;
 		} else if (rp.status != RPC_OK) {
-			errf(err, "router %s answered STAT with %s: %.160s",
-			    n->name, rpc_status_name(rp.status),
+			pgctl_errf(err, "router %s answered STAT with %s: "
+			    "%.160s", n->name, rpc_status_name(rp.status),
 			    rp.error != NULL ? rp.error : "");
 		} else if (buf_append(out, rp.text != NULL ? rp.text : "",
 		    rp.text != NULL ? rp.text_len : 0) == -1) {
-			errf(err, "out of memory");
+			pgctl_errf(err, "out of memory");
 		} else {
 			rc = 1;
 		}
@@ -1252,7 +1223,7 @@ static int decode_stat(cluster_t *c, const struct topo_node *n,
 	struct wire_msg wm;
 
 	if (wire_decode(p, len, &lim, &wm, why, sizeof(why)) == -1) {
-		errf(err, "node %s sent a bad reply: %s", n->name, why);
+		pgctl_errf(err, "node %s sent a bad reply: %s", n->name, why);
 		return -1;
 	}
 	if (wm.req_id <= first_id || wm.req_id > req_id)
@@ -1261,14 +1232,14 @@ static int decode_stat(cluster_t *c, const struct topo_node *n,
 		if (buf_append(out, wm.u.stat_ok.text,
 		    wm.u.stat_ok.len) == 0)
 			return 1;
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 	} else if (wm.type == WIRE_ERROR) {
-		errf(err, "node %s answered %s: %.*s",
+		pgctl_errf(err, "node %s answered %s: %.*s",
 		    n->name, wire_error_name(wm.u.error.code),
 		    (int)(wm.u.error.len > 160 ? 160 :
 		    wm.u.error.len), wm.u.error.text);
 	} else {
-		errf(err, "node %s answered STAT with %s", n->name,
+		pgctl_errf(err, "node %s answered STAT with %s", n->name,
 		    wire_type_name(wm.type));
 	}
 	return -1;
@@ -1292,25 +1263,25 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 	int linger = 0, rc = -1;
 
 	if (n->endpoint[0] == '\0') {
-		errf(err, "node %s has no endpoint", n->name);
+		pgctl_errf(err, "node %s has no endpoint", n->name);
 		return -1;
 	}
 	if (c->zctx == NULL && (c->zctx = zmq_ctx_new()) == NULL) {
-		errf(err, "could not create a ZeroMQ "
+		pgctl_errf(err, "could not create a ZeroMQ "
 		    "context: %s", zmq_strerror(errno));
 		return -1;
 	}
 	sock = zmq_socket(c->zctx, ZMQ_DEALER);
 	if (sock == NULL || zmq_setsockopt(sock, ZMQ_LINGER, &linger,
 	    sizeof(linger)) == -1) {
-		errf(err, "could not create a socket: %s",
+		pgctl_errf(err, "could not create a socket: %s",
 		    zmq_strerror(errno));
 		goto out;
 	}
 	if (curve_client_setup(sock, c->topo, err) == -1)
 		goto out;
 	if (zmq_connect(sock, n->endpoint) == -1) {
-		errf(err, "could not connect to %s: %s",
+		pgctl_errf(err, "could not connect to %s: %s",
 		    n->endpoint, zmq_strerror(errno));
 		goto out;
 	}
@@ -1325,7 +1296,7 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 			goto out;
 		}
 		if (now >= deadline) {
-			errf(err, "node %s did not answer "
+			pgctl_errf(err, "node %s did not answer "
 			    "STAT on %s within %d ms", n->name, n->endpoint,
 			    timeout_ms);
 			goto out;
@@ -1337,7 +1308,7 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 		 */
 		if (now >= next_send) {
 			if (encode_stat(kind, ++req_id, &req) == -1) {
-				errf(err, "out of memory");
+				pgctl_errf(err, "out of memory");
 				goto out;
 			}
 			zmq_send(sock, req.data, req.len, ZMQ_DONTWAIT);
@@ -1349,7 +1320,7 @@ static int stat_exchange(cluster_t *c, const struct topo_node *n,
 		if (zmq_poll(&item, 1, wait) == -1) {
 			if (errno == EINTR)
 				continue;
-			errf(err, "poll failed: %s",
+			pgctl_errf(err, "poll failed: %s",
 			    zmq_strerror(errno));
 			goto out;
 		}
@@ -1429,31 +1400,33 @@ static int http_get_once(const char *host, const char *port, size_t max,
 
 	*refused = 0;
 	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		errf(err, "could not resolve \"%s\": %s", host,
+		pgctl_errf(err, "could not resolve \"%s\": %s", host,
 		    gai_strerror(e));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
 	if (fd == -1) {
-		errf(err, "could not create a socket: %s", strerror(errno));
+		pgctl_errf(err, "could not create a socket: %s",
+		    strerror(errno));
 		goto out;
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS) {
 		*refused = errno == ECONNREFUSED;
-		errf(err, "could not connect to %s:%s: %s", host, port,
+		pgctl_errf(err, "could not connect to %s:%s: %s", host, port,
 		    strerror(errno));
 		goto out;
 	}
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
-		errf(err, "could not connect to %s:%s in time", host, port);
+		pgctl_errf(err, "could not connect to %s:%s in time", host,
+		    port);
 		goto out;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == -1 || e != 0) {
 		*refused = e == ECONNREFUSED;
-		errf(err, "could not connect to %s:%s: %s", host, port,
+		pgctl_errf(err, "could not connect to %s:%s: %s", host, port,
 		    strerror(e));
 		goto out;
 	}
@@ -1468,14 +1441,14 @@ static int http_get_once(const char *host, const char *port, size_t max,
 			continue;
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			errf(err, "could not send to %s:%s: %s", host, port,
-			    strerror(errno));
+			pgctl_errf(err, "could not send to %s:%s: %s", host,
+			    port, strerror(errno));
 			goto out;
 		}
 		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 		if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
-			errf(err, "%s:%s did not take the request in time",
-			    host, port);
+			pgctl_errf(err, "%s:%s did not take the request in "
+			    "time", host, port);
 			goto out;
 		}
 	}
@@ -1484,15 +1457,15 @@ static int http_get_once(const char *host, const char *port, size_t max,
 		ssize_t n;
 
 		if (buf_reserve(&resp, 4096) == -1) {
-			errf(err, "out of memory");
+			pgctl_errf(err, "out of memory");
 			goto out;
 		}
 		n = recv(fd, resp.data + resp.len, resp.cap - resp.len - 1, 0);
 		if (n > 0) {
 			resp.len += (size_t)n;
 			if (resp.len > max) {
-				errf(err, "%s:%s sent more than %zu bytes",
-				    host, port, max);
+				pgctl_errf(err, "%s:%s sent more than %zu "
+				    "bytes", host, port, max);
 				goto out;
 			}
 			continue;
@@ -1500,38 +1473,39 @@ static int http_get_once(const char *host, const char *port, size_t max,
 		if (n == 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR) {
-			errf(err, "could not read from %s:%s: %s", host, port,
-			    strerror(errno));
+			pgctl_errf(err, "could not read from %s:%s: %s", host,
+			    port, strerror(errno));
 			goto out;
 		}
 		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 		if (poll(&pfd, 1, ms_left(deadline)) <= 0) {
-			errf(err, "%s:%s did not answer in time", host, port);
+			pgctl_errf(err, "%s:%s did not answer in time", host,
+			    port);
 			goto out;
 		}
 	}
 	resp.data[resp.len] = '\0';
 	if (strncmp((const char *)resp.data, "HTTP/1.", 7) != 0 ||
 	    resp.len < 12) {
-		errf(err, "%s:%s did not answer HTTP", host, port);
+		pgctl_errf(err, "%s:%s did not answer HTTP", host, port);
 		goto out;
 	}
 	p = (const char *)resp.data + 9;
 	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 	if (code != 200) {
-		errf(err, "%s:%s answered GET /metrics with %.3s", host, port,
-		    p);
+		pgctl_errf(err, "%s:%s answered GET /metrics with %.3s", host,
+		    port, p);
 		goto out;
 	}
 	body = strstr((const char *)resp.data, "\r\n\r\n");
 	if (body == NULL) {
-		errf(err, "%s:%s sent a truncated answer", host, port);
+		pgctl_errf(err, "%s:%s sent a truncated answer", host, port);
 		goto out;
 	}
 	body += 4;
 	if (buf_append(out, body, resp.len - (size_t)(body -
 	    (const char *)resp.data)) == -1) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -1557,12 +1531,12 @@ static int http_exchange(cluster_t *c, const struct topo_node *n,
 	size_t max = c->topo->limits.max_message_bytes;
 
 	if (n->metrics[0] == '\0') {
-		errf(err, "node %s has no metrics address", n->name);
+		pgctl_errf(err, "node %s has no metrics address", n->name);
 		return -1;
 	}
 	if (split_hostport(n->metrics, host, sizeof(host), port,
 	    sizeof(port)) == -1) {
-		errf(err, "node %s: bad metrics address \"%s\"", n->name,
+		pgctl_errf(err, "node %s: bad metrics address \"%s\"", n->name,
 		    n->metrics);
 		return -1;
 	}
@@ -1578,8 +1552,8 @@ static int http_exchange(cluster_t *c, const struct topo_node *n,
 		out->len = had;
 		if (clock_mono_ms() + POLL_SLICE_MS >= deadline) {
 			if (refused)
-				errf(err, "node %s did not answer on http://%s"
-				    "/metrics within %d ms", n->name,
+				pgctl_errf(err, "node %s did not answer on "
+				    "http://%s/metrics within %d ms", n->name,
 				    n->metrics, timeout_ms);
 			return -1;
 		}
@@ -1591,7 +1565,7 @@ static int http_exchange(cluster_t *c, const struct topo_node *n,
 		 */
 		if (watch <= 0 && !refused)
 			return -1;
-		sleep_ms(POLL_SLICE_MS);
+		pgctl_sleep_ms(POLL_SLICE_MS);
 	}
 }
 
@@ -1615,7 +1589,7 @@ int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
 	assert(c != NULL && name != NULL && out != NULL && err != NULL);
 	p = find_proc(c, name);
 	if (p == NULL) {
-		errf(err, "no node named \"%s\" in \"%s\"",
+		pgctl_errf(err, "no node named \"%s\" in \"%s\"",
 		    name, c->conf);
 		return -1;
 	}
@@ -1677,7 +1651,7 @@ static void log_tail(const char *path, off_t from, char *line, size_t cap)
 		start--;
 	}
 	if (last != NULL)
-		(void)pathf(line, cap, "%s", last);
+		(void)pgctl_pathf(line, cap, "%s", last);
 }
 
 static void describe_status(int status, char *out, size_t cap)
@@ -1694,17 +1668,6 @@ static void describe_status(int status, char *out, size_t cap)
 		snprintf(out, cap, "stopped");
 }
 
-/* Close every descriptor from 3 up, async-signal-safely. */
-static void close_from_3(int maxfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
-		return;
-#endif
-	for (int fd = 3; fd < maxfd; fd++)
-		close(fd);
-}
-
 /* Fork and exec the process of p; its pid into *pidp.  0 / -1 with err. */
 static int spawn(cluster_t *c, struct proc *p, const char *logpath,
     off_t *logoff, pid_t *pidp, char *err)
@@ -1713,22 +1676,20 @@ static int spawn(cluster_t *c, struct proc *p, const char *logpath,
 	static const char execfail[] = "triadctl: could not execute the "
 	    "daemon\n";
 	char *argv[8];
-	int argc = 0, logfd, nullfd, maxfd = 1024;
-	struct rlimit rl;
+	int argc = 0, logfd, nullfd, maxfd;
 	pid_t pid;
 
-	if (pathf(exe, sizeof(exe), "%s/%s", c->bindir,
+	if (pgctl_pathf(exe, sizeof(exe), "%s/%s", c->bindir,
 	    programs[p->kind]) == -1) {
-		errf(err, "binary directory name too long");
+		pgctl_errf(err, "binary directory name too long");
 		return -1;
 	}
 	if (access(exe, X_OK) == -1) {
-		errf(err, "could not run \"%s\": %s "
+		pgctl_errf(err, "could not run \"%s\": %s "
 		    "(set TRIAD_BINDIR?)", exe, strerror(errno));
 		return -1;
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		maxfd = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	maxfd = pgctl_fd_limit();
 	argv[argc++] = exe;
 	argv[argc++] = (char *)"-d";
 	if (c->verbose)
@@ -1740,21 +1701,21 @@ static int spawn(cluster_t *c, struct proc *p, const char *logpath,
 
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd == -1) {
-		errf(err, "could not open log \"%s\": %s",
+		pgctl_errf(err, "could not open log \"%s\": %s",
 		    logpath, strerror(errno));
 		return -1;
 	}
 	*logoff = lseek(logfd, 0, SEEK_END);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd == -1) {
-		errf(err, "could not open /dev/null: %s",
+		pgctl_errf(err, "could not open /dev/null: %s",
 		    strerror(errno));
 		close(logfd);
 		return -1;
 	}
 	pid = fork();
 	if (pid == -1) {
-		errf(err, "could not fork: %s",
+		pgctl_errf(err, "could not fork: %s",
 		    strerror(errno));
 		close(logfd);
 		close(nullfd);
@@ -1762,21 +1723,11 @@ static int spawn(cluster_t *c, struct proc *p, const char *logpath,
 	}
 	if (pid == 0) {
 		/* Child: async-signal-safe calls only until execv. */
-		struct sigaction sa;
-		sigset_t none;
-
 		setsid();
 		if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
 		    dup2(logfd, 2) == -1)
 			_exit(127);
-		close_from_3(maxfd);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				sigaction(s, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		pgctl_child_reset(maxfd);
 		execv(exe, argv);
 		if (write(2, execfail, sizeof(execfail) - 1) < 0)
 			_exit(127);
@@ -1819,9 +1770,9 @@ static enum start_result start_once(cluster_t *c, struct proc *p,
 	int status = -1, rc;
 
 	*move_ep = *move_mx = 0;
-	if (pathf(logpath, sizeof(logpath), "%s/logs/%s.log", c->dir,
+	if (pgctl_pathf(logpath, sizeof(logpath), "%s/logs/%s.log", c->dir,
 	    p->node->name) == -1) {
-		errf(err, "cluster directory name too long");
+		pgctl_errf(err, "cluster directory name too long");
 		return START_FAILED;
 	}
 	if (spawn(c, p, logpath, &logoff, &pid, err) == -1)
@@ -1841,14 +1792,14 @@ static enum start_result start_once(cluster_t *c, struct proc *p,
 				rc = -2;
 				break;
 			} else {
-				sleep_ms(POLL_SLICE_MS);
+				pgctl_sleep_ms(POLL_SLICE_MS);
 			}
 	}
 	buf_free(&text);
 	if (rc == -2) {
 		log_tail(logpath, logoff, tail, sizeof(tail));
 		describe_status(status, how, sizeof(how));
-		errf(err, "%s %s before it was ready: %s "
+		pgctl_errf(err, "%s %s before it was ready: %s "
 		    "(log: %s)", p->node->name, how,
 		    tail[0] != '\0' ? tail : "no output", logpath);
 		return lost_port_race(p, tail, move_ep, move_mx) ?
@@ -1858,22 +1809,23 @@ static enum start_result start_once(cluster_t *c, struct proc *p,
 		char why[TRIAD_ERRLEN];
 
 		/* Not ready in time (or we could not ask): do not leave it. */
-		(void)pathf(why, sizeof(why), "%s", err);
+		(void)pgctl_pathf(why, sizeof(why), "%s", err);
 		kill(pid, SIGKILL);
 		wait_gone(pid, p->node->name, KILL_WAIT_MS);
 		log_tail(logpath, logoff, tail, sizeof(tail));
-		errf(err, "%s; last log line: %s (log: %s)",
+		pgctl_errf(err, "%s; last log line: %s (log: %s)",
 		    why, tail[0] != '\0' ? tail : "none", logpath);
 		return START_FAILED;
 	}
 	/* Ready: only now does the pid file say it runs. */
 	snprintf(pidtext, sizeof(pidtext), "%ld\n", (long)pid);
 	err[0] = '\0';
-	if (pathf(rundir, sizeof(rundir), "%s/run", c->dir) == -1 ||
-	    pathf(pidname, sizeof(pidname), "%s.pid", p->node->name) == -1 ||
+	if (pgctl_pathf(rundir, sizeof(rundir), "%s/run", c->dir) == -1 ||
+	    pgctl_pathf(pidname, sizeof(pidname), "%s.pid",
+	    p->node->name) == -1 ||
 	    write_file_durably(rundir, pidname, pidtext, err) == -1) {
 		if (err[0] == '\0')
-			errf(err, "pid file path too long");
+			pgctl_errf(err, "pid file path too long");
 		kill(pid, SIGKILL);
 		wait_gone(pid, p->node->name, KILL_WAIT_MS);
 		return START_FAILED;
@@ -1911,7 +1863,7 @@ static int start_proc(cluster_t *c, struct proc *p, char *err)
 	pid_t pid = running_pid(c, name, p->pid);
 
 	if (pid > 0) {
-		errf(err, "%s is already running (pid %ld)",
+		pgctl_errf(err, "%s is already running (pid %ld)",
 		    name, (long)pid);
 		return -1;
 	}
@@ -1945,7 +1897,7 @@ int cluster_start_node(cluster_t *c, const char *name, char *err)
 	assert(c != NULL && name != NULL && err != NULL);
 	p = find_proc(c, name);
 	if (p == NULL) {
-		errf(err, "no node named \"%s\" in \"%s\"",
+		pgctl_errf(err, "no node named \"%s\" in \"%s\"",
 		    name, c->conf);
 		return -1;
 	}
@@ -1993,7 +1945,7 @@ int cluster_start(cluster_t *c, char *err)
 	assert(c != NULL && err != NULL);
 	started = calloc((size_t)c->nprocs + 1, sizeof(*started));
 	if (started == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return -1;
 	}
 	/* Databases first: every daemon of a region migrates at start. */
@@ -2117,7 +2069,7 @@ static int stop_victims(cluster_t *c, struct victim *v, int n,
 				}
 			if (left == 0 || clock_mono_ms() >= deadline)
 				break;
-			sleep_ms(5);
+			pgctl_sleep_ms(5);
 		}
 		if (left == 0 || pass == 1)
 			break;
@@ -2202,7 +2154,7 @@ int cluster_stop(cluster_t *c, int timeout_ms)
 		}
 		/* Pid files of nodes the topology no longer names. */
 		if (order[k] == PROC_QUEUE &&
-		    pathf(path, sizeof(path), "%s/run", c->dir) == 0 &&
+		    pgctl_pathf(path, sizeof(path), "%s/run", c->dir) == 0 &&
 		    (d = opendir(path)) != NULL) {
 			while (n < cap && (de = readdir(d)) != NULL) {
 				size_t len = strlen(de->d_name);

@@ -95,9 +95,7 @@ struct output {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void errf(char *err, const char *fmt, ...) TRIAD_PRINTF(2, 3);
-
-static void errf(char *err, const char *fmt, ...)
+void pgctl_errf(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,11 +104,7 @@ static void errf(char *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* snprintf that reports truncation: 0 / -1. */
-static int pathf(char *out, size_t cap, const char *fmt, ...)
-    TRIAD_PRINTF(3, 4);
-
-static int pathf(char *out, size_t cap, const char *fmt, ...)
+int pgctl_pathf(char *out, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -121,7 +115,7 @@ static int pathf(char *out, size_t cap, const char *fmt, ...)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-static void sleep_ms(int ms)
+void pgctl_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
@@ -157,27 +151,46 @@ static int find_program(const char *name, const char *const *extra,
 		size_t n = colon ? (size_t)(colon - path) : strlen(path);
 
 		if (n > 0 && n < TRIAD_PATHLEN &&
-		    pathf(out, cap, "%.*s/%s", (int)n, path, name) == 0 &&
+		    pgctl_pathf(out, cap, "%.*s/%s", (int)n, path, name) == 0 &&
 		    access(out, X_OK) == 0)
 			return 0;
 		path = colon ? colon + 1 : NULL;
 	}
 	for (; extra != NULL && *extra != NULL; extra++)
-		if (pathf(out, cap, "%s/%s", *extra, name) == 0 &&
+		if (pgctl_pathf(out, cap, "%s/%s", *extra, name) == 0 &&
 		    access(out, X_OK) == 0)
 			return 0;
 	return -1;
 }
 
-/* Close every descriptor from 3 up, async-signal-safely. */
-static void close_from_3(int maxfd)
+int pgctl_fd_limit(void)
 {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		return rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	return 1024;
+}
+
+void pgctl_child_reset(int maxfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int closed = 0;
+
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
-		return;
+	closed = syscall(SYS_close_range, 3u, ~0u, 0u) == 0;
 #endif
-	for (int fd = 3; fd < maxfd; fd++)
-		close(fd);
+	if (!closed)
+		for (int fd = 3; fd < maxfd; fd++)
+			close(fd);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Keep the tail of a program's output: drop the older half when full. */
@@ -215,10 +228,9 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
 	    argv[0];
 	char *full[MAX_ARGS + 5];
-	int n = 0, fds[2], nullfd, maxfd = 1024, status = 0, exited = 0;
+	int n = 0, fds[2], nullfd, maxfd, status = 0, exited = 0;
 	int eof = 0;
 	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
-	struct rlimit rl;
 	pid_t pid;
 
 	out->len = 0;
@@ -234,11 +246,10 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 		full[n++] = (char *)argv[i];
 	}
 	full[n] = NULL;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		maxfd = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	maxfd = pgctl_fd_limit();
 
 	if (pipe(fds) == -1) {
-		errf(err, "could not make a pipe: %s", strerror(errno));
+		pgctl_errf(err, "could not make a pipe: %s", strerror(errno));
 		return -1;
 	}
 	/* The child dups what it needs; no other program may inherit them. */
@@ -246,14 +257,15 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd == -1) {
-		errf(err, "could not open /dev/null: %s", strerror(errno));
+		pgctl_errf(err, "could not open /dev/null: %s",
+		    strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
 	}
 	pid = fork();
 	if (pid == -1) {
-		errf(err, "could not fork: %s", strerror(errno));
+		pgctl_errf(err, "could not fork: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		close(nullfd);
@@ -261,24 +273,14 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 	}
 	if (pid == 0) {
 		/* Child: async-signal-safe calls only until execv. */
-		struct sigaction sa;
-		sigset_t none;
-
 		setpgid(0, 0);
 		if (dup2(nullfd, 0) == -1 || dup2(fds[1], 1) == -1 ||
 		    dup2(fds[1], 2) == -1)
 			_exit(127);
-		close_from_3(maxfd);
+		pgctl_child_reset(maxfd);
 		if (chdir(pg->dir) == -1) {
 			/* Stay where we are: the paths given are absolute. */
 		}
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				sigaction(s, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(full[0], full);
 		if (write(2, execfail, sizeof(execfail) - 1) < 0)
 			_exit(127);
@@ -300,7 +302,7 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				;
 			close(fds[0]);
-			errf(err, "%s did not finish within %d s", name,
+			pgctl_errf(err, "%s did not finish within %d s", name,
 			    timeout_ms / 1000);
 			return -1;
 		}
@@ -321,7 +323,7 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 				eof = 1;  /* nothing more is waiting */
 			}
 		} else if (!exited) {
-			sleep_ms(POLL_SLICE_MS);
+			pgctl_sleep_ms(POLL_SLICE_MS);
 		}
 		if (!exited) {
 			pid_t w = waitpid(pid, &status, WNOHANG);
@@ -338,10 +340,10 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 
 		last_line(out->text, out->len, line, sizeof(line));
 		if (WIFSIGNALED(status))
-			errf(err, "%s was killed by signal %d: %s", name,
+			pgctl_errf(err, "%s was killed by signal %d: %s", name,
 			    WTERMSIG(status), line);
 		else
-			errf(err, "%s failed: %s", name,
+			pgctl_errf(err, "%s failed: %s", name,
 			    line[0] ? line : "no output");
 	}
 	return -1;
@@ -349,23 +351,35 @@ static int run(pgctl_t *pg, int as_pg, const char *const *argv,
 
 /* ---- the postmaster ----------------------------------------------------- */
 
-/* State and parent of a process from /proc.  0 / -1 when there is none. */
-static int proc_stat(pid_t pid, char *state, pid_t *ppid)
+/*
+ * The start of a small file (at most cap - 1 bytes), NUL-terminated, into
+ * text.  0, or -1 when it cannot be read or is empty.
+ */
+static int read_small(const char *path, char *text, size_t cap)
 {
-	char path[64], text[512], *p, *end;
 	ssize_t n;
-	long v;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	n = read(fd, text, sizeof(text) - 1);
+	n = read(fd, text, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	text[n] = '\0';
+	return 0;
+}
+
+/* State and parent of a process from /proc.  0 / -1 when there is none. */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], text[512], *p, *end;
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (read_small(path, text, sizeof(text)) == -1)
+		return -1;
 	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses. */
 	p = strrchr(text, ')');
 	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
@@ -395,18 +409,11 @@ static int is_postgres(pid_t pid)
 {
 	char path[64], text[TRIAD_PATHLEN];
 	const char *base;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	/* argv[0] ends at its own NUL */
+	if (read_small(path, text, sizeof(text)) == -1)
 		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';  /* argv[0] ends at its own NUL */
 	base = strrchr(text, '/') ? strrchr(text, '/') + 1 : text;
 	return strcmp(base, "postgres") == 0;
 }
@@ -420,21 +427,13 @@ static pid_t read_pidfile(const pgctl_t *pg, int *portp)
 	char path[TRIAD_PATHLEN + 32], text[1024], *line, *save = NULL;
 	long v;
 	pid_t pid = -1;
-	ssize_t n;
-	int fd, lineno = 0;
+	int lineno = 0;
 
 	if (portp != NULL)
 		*portp = 0;
-	if (pathf(path, sizeof(path), "%s/postmaster.pid", pg->data) == -1)
+	if (pgctl_pathf(path, sizeof(path), "%s/postmaster.pid",
+	    pg->data) == -1 || read_small(path, text, sizeof(text)) == -1)
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
 	/* Lines: pid, data dir, start time, port, socket dir, ... */
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
@@ -465,7 +464,7 @@ static int wait_gone(pid_t pid, int timeout_ms)
 	while (proc_alive(pid)) {
 		if (clock_mono_ms() >= deadline)
 			return -1;
-		sleep_ms(POLL_SLICE_MS);
+		pgctl_sleep_ms(POLL_SLICE_MS);
 	}
 	return 0;
 }
@@ -492,7 +491,7 @@ static void clear_locks(const pgctl_t *pg)
 		    !(strncmp(de->d_name, ".s.PGSQL.", 9) == 0 && n > 5 &&
 		    strcmp(de->d_name + n - 5, ".lock") == 0))
 			continue;
-		if (pathf(path, sizeof(path), "%s/%s", pg->data,
+		if (pgctl_pathf(path, sizeof(path), "%s/%s", pg->data,
 		    de->d_name) == 0)
 			unlink(path);
 	}
@@ -568,22 +567,23 @@ static int fill_handle(pgctl_t *pg, const char *dir, char *err)
 	char real[PATH_MAX];
 
 	if (realpath(dir, real) == NULL) {
-		errf(err, "could not resolve \"%s\": %s", dir,
+		pgctl_errf(err, "could not resolve \"%s\": %s", dir,
 		    strerror(errno));
 		return -1;
 	}
-	if (pathf(pg->dir, sizeof(pg->dir), "%s", real) == -1 ||
-	    pathf(pg->data, sizeof(pg->data), "%s/data", real) == -1 ||
-	    pathf(pg->log, sizeof(pg->log), "%s/postgres.log", real) == -1) {
-		errf(err, "directory name \"%s\" too long", dir);
+	if (pgctl_pathf(pg->dir, sizeof(pg->dir), "%s", real) == -1 ||
+	    pgctl_pathf(pg->data, sizeof(pg->data), "%s/data", real) == -1 ||
+	    pgctl_pathf(pg->log, sizeof(pg->log), "%s/postgres.log",
+	    real) == -1) {
+		pgctl_errf(err, "directory name \"%s\" too long", dir);
 		return -1;
 	}
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam("postgres");
 
 		if (pw == NULL) {
-			errf(err, "running as root needs the \"postgres\" "
-			    "user to run the server as");
+			pgctl_errf(err, "running as root needs the "
+			    "\"postgres\" user to run the server as");
 			return -1;
 		}
 		pg->uid = pw->pw_uid;
@@ -591,7 +591,7 @@ static int fill_handle(pgctl_t *pg, const char *dir, char *err)
 		pg->as_postgres = 1;
 		if (find_program("runuser", sbin, pg->runuser,
 		    sizeof(pg->runuser)) == -1) {
-			errf(err, "running as root needs runuser, "
+			pgctl_errf(err, "running as root needs runuser, "
 			    "which was not found");
 			return -1;
 		}
@@ -608,7 +608,7 @@ static int find_bindir(pgctl_t *pg, char *err)
 
 	out = malloc(sizeof(*out));
 	if (out == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return -1;
 	}
 	pg->bindir[0] = '\0';
@@ -619,27 +619,27 @@ static int find_bindir(pgctl_t *pg, char *err)
 			char line[TRIAD_PATHLEN];
 
 			last_line(out->text, out->len, line, sizeof(line));
-			if (pathf(pg->bindir, sizeof(pg->bindir), "%s",
+			if (pgctl_pathf(pg->bindir, sizeof(pg->bindir), "%s",
 			    line) == -1)
 				pg->bindir[0] = '\0';
 		}
 	}
 	free(out);
-	if (pg->bindir[0] != '\0' && pathf(initdb, sizeof(initdb),
+	if (pg->bindir[0] != '\0' && pgctl_pathf(initdb, sizeof(initdb),
 	    "%s/initdb", pg->bindir) == 0 && access(initdb, X_OK) == 0)
 		return 0;
 	snprintf(pg->bindir, sizeof(pg->bindir), "%s", FALLBACK_BINDIR);
-	if (pathf(initdb, sizeof(initdb), "%s/initdb", pg->bindir) == 0 &&
+	if (pgctl_pathf(initdb, sizeof(initdb), "%s/initdb", pg->bindir) == 0 &&
 	    access(initdb, X_OK) == 0)
 		return 0;
-	errf(err, "could not find the PostgreSQL server programs "
+	pgctl_errf(err, "could not find the PostgreSQL server programs "
 	    "(pg_config --bindir, %s)", FALLBACK_BINDIR);
 	return -1;
 }
 
 static int bin(const pgctl_t *pg, const char *prog, char *out, size_t cap)
 {
-	return pathf(out, cap, "%s/%s", pg->bindir, prog);
+	return pgctl_pathf(out, cap, "%s/%s", pg->bindir, prog);
 }
 
 /* Is DIR/data a cluster (PG_VERSION present)? */
@@ -647,7 +647,7 @@ static int has_cluster(const pgctl_t *pg)
 {
 	char path[TRIAD_PATHLEN + 16];
 
-	if (pathf(path, sizeof(path), "%s/PG_VERSION", pg->data) == -1)
+	if (pgctl_pathf(path, sizeof(path), "%s/PG_VERSION", pg->data) == -1)
 		return 0;
 	return access(path, F_OK) == 0;
 }
@@ -662,7 +662,7 @@ static int chown_dir(pgctl_t *pg, struct output *out, char *err)
 	if (!pg->as_postgres)
 		return 0;
 	if (find_program("chown", bins, chown_bin, sizeof(chown_bin)) == -1) {
-		errf(err, "could not find chown");
+		pgctl_errf(err, "could not find chown");
 		return -1;
 	}
 	snprintf(owner, sizeof(owner), "%ld:%ld", (long)pg->uid,
@@ -683,7 +683,8 @@ static int write_file(const pgctl_t *pg, const char *path, const char *text,
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
 	    (append ? O_APPEND : O_TRUNC), 0600);
 	if (fd == -1) {
-		errf(err, "could not open \"%s\": %s", path, strerror(errno));
+		pgctl_errf(err, "could not open \"%s\": %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	while (off < len) {
@@ -692,7 +693,7 @@ static int write_file(const pgctl_t *pg, const char *path, const char *text,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			errf(err, "could not write \"%s\": %s", path,
+			pgctl_errf(err, "could not write \"%s\": %s", path,
 			    strerror(errno));
 			close(fd);
 			return -1;
@@ -700,13 +701,14 @@ static int write_file(const pgctl_t *pg, const char *path, const char *text,
 		off += (size_t)n;
 	}
 	if (pg->as_postgres && fchown(fd, pg->uid, pg->gid) == -1) {
-		errf(err, "could not chown \"%s\": %s", path,
+		pgctl_errf(err, "could not chown \"%s\": %s", path,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (close(fd) == -1) {
-		errf(err, "could not write \"%s\": %s", path, strerror(errno));
+		pgctl_errf(err, "could not write \"%s\": %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -722,14 +724,14 @@ pgctl_t *pgctl_init(const char *dir, char *err)
 
 	assert(dir != NULL);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		errf(err, "could not create directory \"%s\": %s", dir,
+		pgctl_errf(err, "could not create directory \"%s\": %s", dir,
 		    strerror(errno));
 		return NULL;
 	}
 	pg = calloc(1, sizeof(*pg));
 	out = malloc(sizeof(*out));
 	if (pg == NULL || out == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		goto fail;
 	}
 	if (fill_handle(pg, dir, err) == -1 || find_bindir(pg, err) == -1)
@@ -743,13 +745,14 @@ pgctl_t *pgctl_init(const char *dir, char *err)
 		return pg;
 	}
 	if (bin(pg, "initdb", initdb, sizeof(initdb)) == -1) {
-		errf(err, "binary directory name too long");
+		pgctl_errf(err, "binary directory name too long");
 		goto fail;
 	}
 	argv[2] = pg->data;
 	if (run(pg, 1, argv, INITDB_MS, out, err) == -1)
 		goto fail;
-	if (pathf(conf, sizeof(conf), "%s/postgresql.conf", pg->data) == -1 ||
+	if (pgctl_pathf(conf, sizeof(conf), "%s/postgresql.conf",
+	    pg->data) == -1 ||
 	    write_file(pg, conf, "\n# Written by triad's pgctl before each "
 	    "start.\ninclude 'triad.conf'\n", 1, err) == -1)
 		goto fail;
@@ -768,7 +771,7 @@ pgctl_t *pgctl_open(const char *dir, char *err)
 	assert(dir != NULL);
 	pg = calloc(1, sizeof(*pg));
 	if (pg == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return NULL;
 	}
 	if (fill_handle(pg, dir, err) == -1 || find_bindir(pg, err) == -1) {
@@ -776,7 +779,7 @@ pgctl_t *pgctl_open(const char *dir, char *err)
 		return NULL;
 	}
 	if (!has_cluster(pg)) {
-		errf(err, "\"%s\" holds no PostgreSQL cluster", pg->data);
+		pgctl_errf(err, "\"%s\" holds no PostgreSQL cluster", pg->data);
 		free(pg);
 		return NULL;
 	}
@@ -840,13 +843,13 @@ static int write_conf(const pgctl_t *pg, int port, char *err)
 	if (strlen(pg->data) + sizeof("/.s.PGSQL.65535") <=
 	    sizeof(sun.sun_path)) {
 		if (conf_quote(sockdir, sizeof(sockdir), pg->data) == -1) {
-			errf(err, "directory name too long");
+			pgctl_errf(err, "directory name too long");
 			return -1;
 		}
 	} else {
 		snprintf(sockdir, sizeof(sockdir), "''");
 	}
-	if (pathf(text, sizeof(text),
+	if (pgctl_pathf(text, sizeof(text),
 	    "# Written by triad's pgctl before each start: edits are lost.\n"
 	    "port = %d\n"
 	    "listen_addresses = '127.0.0.1'\n"
@@ -855,8 +858,8 @@ static int write_conf(const pgctl_t *pg, int port, char *err)
 	    "synchronous_commit = on\n"
 	    "max_connections = 100\n"
 	    "shared_buffers = 128MB\n", port, sockdir) == -1 ||
-	    pathf(path, sizeof(path), "%s/triad.conf", pg->data) == -1) {
-		errf(err, "directory name too long");
+	    pgctl_pathf(path, sizeof(path), "%s/triad.conf", pg->data) == -1) {
+		pgctl_errf(err, "directory name too long");
 		return -1;
 	}
 	return write_file(pg, path, text, 0, err);
@@ -929,7 +932,7 @@ static int make_database(int port, char *err)
 	while ((db = db_connect(ci, "triad-pgctl", err)) == NULL) {
 		if (clock_mono_ms() >= deadline)
 			return -1;
-		sleep_ms(50);
+		pgctl_sleep_ms(50);
 	}
 	r = db_query(db, "SELECT 1 FROM pg_database WHERE datname = 'triad'",
 	    NULL, 0, err);
@@ -955,18 +958,18 @@ int pgctl_start(pgctl_t *pg, int port, char *err)
 	assert(port >= 0 && port <= 65535);
 	running = read_pidfile(pg, NULL);
 	if (running > 0) {
-		errf(err, "the server in \"%s\" is running already (pid %ld)",
-		    pg->dir, (long)running);
+		pgctl_errf(err, "the server in \"%s\" is running already "
+		    "(pid %ld)", pg->dir, (long)running);
 		return -1;
 	}
 	if (bin(pg, "pg_ctl", pgctl, sizeof(pgctl)) == -1) {
-		errf(err, "binary directory name too long");
+		pgctl_errf(err, "binary directory name too long");
 		return -1;
 	}
 	snprintf(wait_s, sizeof(wait_s), "%d", START_WAIT_S);
 	out = malloc(sizeof(*out));
 	if (out == NULL) {
-		errf(err, "out of memory");
+		pgctl_errf(err, "out of memory");
 		return -1;
 	}
 	for (int t = 0; t < tries; t++) {
@@ -975,7 +978,7 @@ int pgctl_start(pgctl_t *pg, int port, char *err)
 		int taken;
 
 		if (p == 0) {
-			errf(err, "could not find a free port: %s",
+			pgctl_errf(err, "could not find a free port: %s",
 			    strerror(errno));
 			break;
 		}
@@ -990,8 +993,8 @@ int pgctl_start(pgctl_t *pg, int port, char *err)
 				char why[TRIAD_ERRLEN];
 
 				snprintf(why, sizeof(why), "%s", err);
-				errf(err, "server in \"%s\" started but: %s",
-				    pg->dir, why);
+				pgctl_errf(err, "server in \"%s\" started "
+				    "but: %s", pg->dir, why);
 				pgctl_stop(pg, 1);
 				return -1;
 			}
@@ -1002,8 +1005,8 @@ int pgctl_start(pgctl_t *pg, int port, char *err)
 		taken = log_since(pg, off, line, sizeof(line));
 		if (line[0] == '\0')
 			snprintf(line, sizeof(line), "%s", err);
-		errf(err, "could not start postgres in \"%s\": %s", pg->dir,
-		    line);
+		pgctl_errf(err, "could not start postgres in \"%s\": %s",
+		    pg->dir, line);
 		if (!taken || port != 0)
 			break;
 	}
@@ -1055,12 +1058,12 @@ int pgctl_restart(pgctl_t *pg, char *err)
 	if (pg->port == 0)
 		(void)read_pidfile(pg, &pg->port);
 	if (pg->port == 0) {
-		errf(err, "the server in \"%s\" has no port yet: start it",
-		    pg->dir);
+		pgctl_errf(err, "the server in \"%s\" has no port yet: "
+		    "start it", pg->dir);
 		return -1;
 	}
 	if (pgctl_stop(pg, 1) == -1) {
-		errf(err, "the server in \"%s\" would not stop", pg->dir);
+		pgctl_errf(err, "the server in \"%s\" would not stop", pg->dir);
 		return -1;
 	}
 	return pgctl_start(pg, pg->port, err);

@@ -122,4 +122,34 @@ void pgctl_destroy(pgctl_t **pgp);
  */
 void pgctl_detach(pgctl_t **pgp);
 
+/*
+ * Small helpers of this module that the tools built on it (cluster.c,
+ * triadctl) use too, so that each is written once.  No handle needed.
+ */
+
+/* Sleep ms milliseconds, resuming after a signal. */
+void pgctl_sleep_ms(int ms);
+
+/* Fill a TRIAD_ERRLEN error buffer as printf would; a long text is cut. */
+void pgctl_errf(char *err, const char *fmt, ...) TRIAD_PRINTF(2, 3);
+
+/*
+ * snprintf into out (cap bytes), for paths and names that must not be
+ * cut: 0, or -1 when the text did not fit (out then holds it cut).
+ */
+int pgctl_pathf(char *out, size_t cap, const char *fmt, ...)
+    TRIAD_PRINTF(3, 4);
+
+/*
+ * Starting a program (pgctl runs initdb and pg_ctl, cluster.c the
+ * daemons): before fork, pgctl_fd_limit() is how many descriptors the
+ * child may hold (the soft RLIMIT_NOFILE, at most 65536; 1024 when
+ * unknown).  In the child, once descriptors 0 to 2 are set up,
+ * pgctl_child_reset(maxfd) closes every other descriptor and sets every
+ * signal back to its default action, unblocked.  It makes only
+ * async-signal-safe calls, so it is fit for the child of a threaded parent.
+ */
+int pgctl_fd_limit(void);
+void pgctl_child_reset(int maxfd);
+
 #endif
