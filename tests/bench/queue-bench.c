@@ -1185,7 +1185,8 @@ static int run_all(struct bench *bn, char *err)
 	progress_done(&bn->ph[1]);
 
 	victim = &bn->t->regions[0].groups[0].nodes[2];
-	snprintf(bn->killed, sizeof(bn->killed), "%s", victim->name);
+	snprintf(bn->killed, sizeof(bn->killed), "%.*s",
+	    (int)sizeof(bn->killed) - 1, victim->name);
 	fprintf(stderr, "queue-bench: [3/5] SIGKILL %s, then full load: %"
 	    PRIu64 " records\n", bn->killed, bn->o.records);
 	if (cluster_signal(bn->cl, bn->killed, SIGKILL) == -1) {
@@ -1277,7 +1278,8 @@ static void print_table(const struct bench *bn)
 	printf("triad queue-bench\n");
 	printf("machine   %ld cpus, %s, %s, load %.2f at start%s\n",
 	    bn->m.ncpu, bn->m.cpu, bn->m.kernel, bn->m.load,
-	    bn->m.load > 0.5 ? "  WARNING: machine busy" : "");
+	    bn->m.load >= (double)bn->m.ncpu ? "  WARNING: machine busy" :
+	    "");
 	printf("commit    %s\n", bn->m.commit);
 	printf("data      %s (%s)%s\n", bn->dir, bn->m.fs,
 	    strcmp(bn->m.fs, "tmpfs") == 0 ?
