@@ -34,6 +34,15 @@
  * the entries and changes applied and the newest entry time.  Only after
  * COMMIT does the daemon count the round as applied.
  *
+ * Catching up.  While the daemon is far behind (more than BACKLOG_BYTES
+ * not read, by the last lag reading), a round gathers for up to
+ * BACKLOG_GATHER_MS and BACKLOG_MAX_CHANGES changes, waiting briefly for
+ * the next fetch rather than ending at the first empty poll.  Fewer,
+ * larger transactions cost less per change, and a key written several
+ * times in the backlog is written once per round (triad_apply_staged()
+ * keeps the newest version).  Once caught up, rounds are short again, so
+ * that lag stays low.
+ *
  * Failures.  A database error rolls the round back and drops the
  * consumers, which are made again from the stored offsets: nothing
  * applied is lost and nothing is applied twice beyond what versioning
@@ -98,6 +107,11 @@
 
 #define ROUND_MAX_CHANGES 20000 /* back-pressure: apply before reading on */
 #define ROUND_MAX_BYTES (16u << 20)
+#define BACKLOG_BYTES (4u << 20) /* this far behind: catching up */
+#define BACKLOG_MAX_CHANGES 100000 /* a round's bounds while catching up */
+#define BACKLOG_MAX_BYTES (64u << 20)
+#define BACKLOG_GATHER_MS 1000
+#define BACKLOG_WAIT_MS 10   /* for the next fetch, while catching up */
 #define IDLE_WAIT_MS 100     /* a round with nothing to read lasts this long */
 #define GATHER_MS 50         /* longest a round gathers once data came */
 #define LOCK_RETRY_MS 1000   /* a standby tries the lock this often */
@@ -156,6 +170,7 @@ struct replayd {
 	int active;            /* locked and the consumers are running */
 	int standby_logged;
 	int round_failed;      /* a round could not be staged whole */
+	int catching_up;       /* far behind: long rounds (see the top) */
 	uint64_t backoff_ms;
 	uint64_t last_db_ms;   /* when the session last answered */
 	void *zctx;
@@ -311,7 +326,7 @@ static int register_metrics(struct replayd *r)
 /* Lag of every source, from the consumers' offsets and durable ends. */
 static void refresh_lag(struct replayd *r)
 {
-	uint64_t now = clock_wall_us();
+	uint64_t now = clock_wall_us(), behind = 0;
 
 	for (int k = 0; k < r->nsrc; k++) {
 		struct source *s = &r->src[k];
@@ -344,6 +359,7 @@ static void refresh_lag(struct replayd *r)
 		}
 		metric_set(s->m.lag_bytes, bytes > INT64_MAX ? INT64_MAX :
 		    (int64_t)bytes);
+		behind += bytes;
 		if (caught_up || s->last_write_us == 0 ||
 		    now <= s->last_write_us)
 			metric_set(s->m.lag_s, 0);
@@ -351,6 +367,7 @@ static void refresh_lag(struct replayd *r)
 			metric_set(s->m.lag_s,
 			    (int64_t)((now - s->last_write_us) / 1000000));
 	}
+	r->catching_up = r->active && behind > BACKLOG_BYTES;
 }
 
 /* STAT on the replayer's endpoint ---------------------------------------- */
@@ -567,6 +584,20 @@ static int acquire(struct replayd *r)
 
 /* Rounds ----------------------------------------------------------------- */
 
+/*
+ * The round's bounds: the stage is made with the larger ones (catching
+ * up), so that apply_full() stays a hard ceiling.
+ */
+static int round_full(const struct replayd *r)
+{
+	size_t changes = r->catching_up ? BACKLOG_MAX_CHANGES :
+	    ROUND_MAX_CHANGES;
+	size_t bytes = r->catching_up ? BACKLOG_MAX_BYTES : ROUND_MAX_BYTES;
+
+	return apply_full(r->ap) || apply_changes(r->ap) >= changes ||
+	    apply_bytes(r->ap) >= bytes;
+}
+
 /* One entry from a consumer: decode and stage it. */
 static int on_entry(void *arg, const struct consumer_entry *e)
 {
@@ -602,7 +633,7 @@ static int on_entry(void *arg, const struct consumer_entry *e)
 	s->changes += res.staged;
 	if (e->ts_us > s->max_ts_us)
 		s->max_ts_us = e->ts_us;
-	return apply_full(r->ap) ? -1 : 0;
+	return round_full(r) ? -1 : 0;
 }
 
 /*
@@ -612,7 +643,9 @@ static int on_entry(void *arg, const struct consumer_entry *e)
 static int gather(struct replayd *r)
 {
 	uint64_t t0 = clock_mono_ms();
+	uint64_t limit = r->catching_up ? BACKLOG_GATHER_MS : GATHER_MS;
 	int slice = IDLE_WAIT_MS / (r->nsrc > 0 ? r->nsrc : 1);
+	int more = r->catching_up ? BACKLOG_WAIT_MS : 0;
 	uint64_t got = 0;
 
 	if (slice < 10)
@@ -624,7 +657,7 @@ static int gather(struct replayd *r)
 			struct source *s = &r->src[(r->next_src + i) % r->nsrc];
 			int n;
 
-			n = consumer_poll(s->cons, got + delivered > 0 ? 0 :
+			n = consumer_poll(s->cons, got + delivered > 0 ? more :
 			    slice, on_entry, s);
 			if (n == -1) {
 				log_error("could not read the queue of region "
@@ -633,19 +666,19 @@ static int gather(struct replayd *r)
 				return -1;
 			}
 			delivered += (uint64_t)n;
-			if (r->round_failed || apply_full(r->ap) ||
+			if (r->round_failed || round_full(r) ||
 			    stop_requested)
 				break;
 		}
 		r->next_src = r->nsrc > 0 ? (r->next_src + 1) % r->nsrc : 0;
 		serve_stat(r);
 		got += delivered;
-		if (r->round_failed || apply_full(r->ap) || stop_requested)
+		if (r->round_failed || round_full(r) || stop_requested)
 			return 0;
 		now = clock_mono_ms();
 		if (got == 0 && now - t0 >= IDLE_WAIT_MS)
 			return 0;
-		if (got > 0 && (delivered == 0 || now - t0 >= GATHER_MS))
+		if (got > 0 && (delivered == 0 || now - t0 >= limit))
 			return 0;
 		if (r->nsrc == 0)
 			nap(r, IDLE_WAIT_MS);
@@ -856,8 +889,8 @@ static int setup(struct replayd *r, char *err)
 			.max_records = t->limits.max_batch_records,
 			.max_record_bytes = t->limits.max_record_bytes,
 		},
-		.max_changes = ROUND_MAX_CHANGES,
-		.max_bytes = ROUND_MAX_BYTES,
+		.max_changes = BACKLOG_MAX_CHANGES,
+		.max_bytes = BACKLOG_MAX_BYTES,
 	};
 
 	rpc_limits_from_topo(&al.rpc, t);

@@ -2,6 +2,26 @@
  * store.c - triad-routerd's SQL: see store.h.  The write transaction's
  * logic lives in PostgreSQL (triad_write_staged() in 002_write.sql), where
  * the locks are; this file stages, reads results back and checks them.
+ *
+ * The outbox cache.  Right after a write round commits, the shipper reads
+ * the round's outbox rows back to ship them.  The store has just written
+ * them, so it keeps a copy and answers that read from memory, which saves
+ * the database a query per round (about a tenth of the write path's
+ * database time).  The cache holds this router's own rows in id order and
+ * is valid above a mark: every own row with id > mark is in it.  That
+ * holds because only this router writes its own rows, one transaction at
+ * a time, and ids grow with time: a round that commits puts its rows in
+ * the cache (the first round after the cache was dropped sets the mark
+ * just below its first row), and a complete read from the database (every
+ * own row above some id) resets the mark to its last row.  A read from
+ * below the mark, of another router's rows, or while the cache is not
+ * valid goes to the database.  The cache is dropped when a write fails
+ * (its outcome may be unknown), with a new session, and when it grows past
+ * OUTBOX_CACHE_ROWS or OUTBOX_CACHE_BYTES (the shipper is stuck; the
+ * database has the rows).  Rows read from below the mark stay until a
+ * read moves past them; a block of rows is freed at the read after the one
+ * that moved past it, since the rows a read returns must stay valid until
+ * the next read.
  */
 #include <assert.h>
 #include <errno.h>
@@ -30,6 +50,24 @@
 /* The writer lock's key space (the second key is the router's name). */
 #define LOCK_SQL_KEY "hashtext('triad-routerd'), hashtext($1)"
 
+/* The outbox cache's bounds (see the top of the file). */
+#define OUTBOX_CACHE_ROWS 65536
+#define OUTBOX_CACHE_BYTES (64u << 20)
+
+/* One round's rows in the outbox cache: their strings and values. */
+struct oblock {
+	struct oblock *next;
+	uint64_t last_id;    /* id of its last row */
+	size_t bytes;
+	uint8_t data[];
+};
+
+/* A cached row: its id and its record (strings in an oblock). */
+struct ocrow {
+	uint64_t id;
+	struct rpc_record rec;
+};
+
 struct override {
 	uint64_t uid;
 	uint16_t region; /* index in names */
@@ -49,6 +87,15 @@ struct store {
 	size_t page_cap;
 	struct store_outbox_row *rows;
 	size_t rows_cap;
+	/* the outbox cache: rows [oc_head, oc_n) of oc, in id order */
+	int oc_ok;
+	uint64_t oc_mark;       /* every own row above it is cached */
+	struct ocrow *oc;
+	size_t oc_head, oc_n, oc_cap;
+	size_t oc_bytes;
+	struct oblock *blocks;  /* oldest first */
+	struct oblock *last_block;
+	struct oblock *freed;   /* passed by the last read: free at the next */
 	/* home overrides, sorted by uid */
 	struct override *ov;
 	size_t nov;
@@ -87,6 +134,203 @@ static int get_value(db_res_t *r, int row, int col, const uint8_t **p,
 	return *p != NULL ? 0 : -1;
 }
 
+/* The outbox cache ------------------------------------------------------ */
+
+static void free_blocks(struct oblock **list)
+{
+	while (*list != NULL) {
+		struct oblock *b = *list;
+
+		*list = b->next;
+		free(b);
+	}
+}
+
+/* Hand every block of the cache to the next read, which frees them. */
+static void oc_release(store_t *s)
+{
+	if (s->blocks != NULL) {
+		s->last_block->next = s->freed;
+		s->freed = s->blocks;
+		s->blocks = s->last_block = NULL;
+	}
+	s->oc_head = s->oc_n = 0;
+	s->oc_bytes = 0;
+}
+
+/* Forget the cache: reads go to the database until it is valid again. */
+static void oc_drop(store_t *s)
+{
+	oc_release(s);
+	s->oc_ok = 0;
+}
+
+/* Bytes a row counts for in a read's limit, as sz in outbox_sql. */
+static uint64_t row_size(const struct rpc_record *r)
+{
+	return strlen(r->ns) + strlen(r->key) + r->value_len +
+	    strlen(r->home) + ROW_OVERHEAD;
+}
+
+/* Keep the OK rows of a committed round (w, n) in the cache. */
+static void oc_add(store_t *s, const struct store_write *w, size_t n)
+{
+	uint64_t first = 0, last = 0;
+	size_t need = 0, k = 0;
+	struct oblock *b;
+	uint8_t *p;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].status != RPC_OK)
+			continue;
+		if (k > 0 && w[i].outbox_id <= last) {
+			/* Not in id order: cannot happen; do without. */
+			oc_drop(s);
+			return;
+		}
+		if (k++ == 0)
+			first = w[i].outbox_id;
+		last = w[i].outbox_id;
+		need += strlen(w[i].ns) + 1 + strlen(w[i].key) + 1 +
+		    (w[i].deleted ? 0 : w[i].value_len);
+	}
+	if (k == 0)
+		return;
+	if (s->oc_ok && (first <= s->oc_mark || (s->oc_n > s->oc_head &&
+	    first <= s->oc[s->oc_n - 1].id)))
+		oc_drop(s);
+	if (!s->oc_ok) {
+		/* Every own row from this round on passes through here. */
+		oc_release(s);
+		s->oc_ok = 1;
+		s->oc_mark = first - 1;
+	}
+	if (s->oc_n - s->oc_head + k > OUTBOX_CACHE_ROWS ||
+	    s->oc_bytes + need > OUTBOX_CACHE_BYTES) {
+		oc_drop(s);
+		return;
+	}
+	if (s->oc_head > 0) {
+		memmove(s->oc, s->oc + s->oc_head,
+		    (s->oc_n - s->oc_head) * sizeof(*s->oc));
+		s->oc_n -= s->oc_head;
+		s->oc_head = 0;
+	}
+	if (s->oc_n + k > s->oc_cap) {
+		size_t cap = s->oc_cap ? s->oc_cap : 1024;
+		struct ocrow *x;
+
+		while (cap < s->oc_n + k)
+			cap *= 2;
+		if ((x = realloc(s->oc, cap * sizeof(*x))) == NULL) {
+			oc_drop(s);
+			return;
+		}
+		s->oc = x;
+		s->oc_cap = cap;
+	}
+	if ((b = malloc(sizeof(*b) + need)) == NULL) {
+		oc_drop(s);
+		return;
+	}
+	b->next = NULL;
+	b->last_id = last;
+	b->bytes = need;
+	p = b->data;
+	for (size_t i = 0; i < n; i++) {
+		struct ocrow *c;
+		size_t len;
+
+		if (w[i].status != RPC_OK)
+			continue;
+		c = &s->oc[s->oc_n++];
+		c->id = w[i].outbox_id;
+		memset(&c->rec, 0, sizeof(c->rec));
+		len = strlen(w[i].ns) + 1;
+		c->rec.ns = memcpy(p, w[i].ns, len);
+		p += len;
+		len = strlen(w[i].key) + 1;
+		c->rec.key = memcpy(p, w[i].key, len);
+		p += len;
+		/* As triad_write_staged() stores it: a tombstone is empty. */
+		c->rec.value = p;
+		c->rec.value_len = w[i].deleted ? 0 : w[i].value_len;
+		if (c->rec.value_len > 0)
+			memcpy(p, w[i].value, c->rec.value_len);
+		p += c->rec.value_len;
+		c->rec.uid = w[i].uid;
+		c->rec.version = w[i].version;
+		c->rec.home = s->region;
+		c->rec.deleted = w[i].deleted;
+		c->rec.updated_us = w[i].updated_us;
+	}
+	if (s->last_block != NULL)
+		s->last_block->next = b;
+	else
+		s->blocks = b;
+	s->last_block = b;
+	s->oc_bytes += need;
+}
+
+/* The shipper has read past after: drop the rows up to it. */
+static void oc_pass(store_t *s, uint64_t after)
+{
+	while (s->oc_head < s->oc_n && s->oc[s->oc_head].id <= after)
+		s->oc_head++;
+	while (s->blocks != NULL && s->blocks->last_id <= after) {
+		struct oblock *b = s->blocks;
+
+		s->blocks = b->next;
+		if (s->blocks == NULL)
+			s->last_block = NULL;
+		s->oc_bytes -= b->bytes;
+		b->next = s->freed;
+		s->freed = b;
+	}
+	if (s->oc_head == s->oc_n)
+		s->oc_head = s->oc_n = 0;
+	if (after > s->oc_mark)
+		s->oc_mark = after;
+}
+
+/* store_outbox_read() of own rows above the mark, from the cache. */
+static int oc_read(store_t *s, uint64_t after, uint64_t upto,
+    uint32_t max_rows, size_t max_bytes, struct store_outbox_row **rows,
+    size_t *n, int *more, char *err)
+{
+	uint64_t bytes = 0;
+	size_t k = 0;
+
+	oc_pass(s, after);
+	if (s->oc_n - s->oc_head > s->rows_cap) {
+		size_t cap = s->oc_n - s->oc_head;
+		struct store_outbox_row *x = realloc(s->rows, cap * sizeof(*x));
+
+		if (x == NULL) {
+			snprintf(err, TRIAD_ERRLEN, "out of memory for the "
+			    "outbox");
+			return -1;
+		}
+		s->rows = x;
+		s->rows_cap = cap;
+	}
+	/* A row is taken while the rows before it are within max_bytes. */
+	for (size_t i = s->oc_head; i < s->oc_n && k < max_rows; i++) {
+		const struct ocrow *c = &s->oc[i];
+
+		if (c->id > upto || bytes >= max_bytes)
+			break;
+		s->rows[k].id = c->id;
+		s->rows[k].rec = c->rec;
+		bytes += row_size(&c->rec);
+		k++;
+	}
+	*rows = s->rows;
+	*n = k;
+	*more = s->oc_head + k < s->oc_n && s->oc[s->oc_head + k].id <= upto;
+	return 0;
+}
+
 static int session_setup(store_t *s, char *err)
 {
 	char e[TRIAD_ERRLEN];
@@ -97,6 +341,7 @@ static int session_setup(store_t *s, char *err)
 	}
 	s->session++;
 	s->locked = 0;
+	oc_drop(s);
 	return store_relock(s, err) == -1 ? -1 : 0;
 }
 
@@ -138,6 +383,9 @@ void store_close(store_t **sp)
 	db_close(&s->db);
 	free(s->page);
 	free(s->rows);
+	free(s->oc);
+	free_blocks(&s->blocks);
+	free_blocks(&s->freed);
 	free(s->ov);
 	free(s->names);
 	free(s);
@@ -368,8 +616,12 @@ int store_write(store_t *s, struct store_write *w, size_t n,
 {
 	assert(n >= 1 && n <= INT32_MAX);
 	for (int attempt = 1;; attempt++) {
-		if (write_once(s, w, n, maybe_committed, err) == 0)
+		if (write_once(s, w, n, maybe_committed, err) == 0) {
+			oc_add(s, w, n);
 			return 0;
+		}
+		/* Rows may have been written that the cache does not know. */
+		oc_drop(s);
 		if (*maybe_committed || attempt == WRITE_ATTEMPTS ||
 		    !db_alive(s->db) || !retryable(s))
 			return -1;
@@ -567,6 +819,11 @@ int store_outbox_read(store_t *s, const char *owner, uint64_t after,
 	*rows = NULL;
 	*n = 0;
 	*more = 0;
+	/* What the last read returned may go now. */
+	free_blocks(&s->freed);
+	if (strcmp(owner, s->router) == 0 && s->oc_ok && after >= s->oc_mark)
+		return oc_read(s, after, upto, max_rows, max_bytes, rows, n,
+		    more, err);
 	db_res_free(&s->outbox_res);
 	r = s->outbox_res = db_query(s->db, outbox_sql, p, 5, e);
 	if (r == NULL) {
@@ -604,6 +861,12 @@ int store_outbox_read(store_t *s, const char *owner, uint64_t after,
 	*rows = s->rows;
 	*n = nr;
 	*more = nr == max_rows || bytes >= max_bytes;
+	if (strcmp(owner, s->router) == 0 && !*more && upto >= INT64_MAX) {
+		/* Every own row above after was read: the cache is valid. */
+		oc_release(s);
+		s->oc_ok = 1;
+		s->oc_mark = nr > 0 ? s->rows[nr - 1].id : after;
+	}
 	return 0;
 }
 
@@ -612,13 +875,23 @@ int64_t store_outbox_delete(store_t *s, const char *owner, uint64_t lo,
 {
 	struct db_param p[3] = { DB_TEXT(owner), DB_I64(lo), DB_I64(hi) };
 	char e[TRIAD_ERRLEN];
-	int64_t n;
+	int64_t n = -1;
+	db_res_t *r;
 
 	assert(lo <= hi && hi <= INT64_MAX);
-	n = db_exec(s->db, "DELETE FROM outbox WHERE router = $1 AND "
-	    "id BETWEEN $2 AND $3", p, 3, e);
-	if (n == -1)
+	/* Committed without waiting for the disk: see 002_write.sql. */
+	r = db_query(s->db, "SELECT triad_outbox_delete($1, $2, $3)", p, 3,
+	    e);
+	if (r == NULL) {
 		errf(err, "could not delete shipped outbox rows", e);
+		return -1;
+	}
+	if (db_rows(r) != 1 || db_get_i64(r, 0, 0, &n) == -1 || n < 0) {
+		snprintf(err, TRIAD_ERRLEN, "could not delete shipped outbox "
+		    "rows: unexpected answer");
+		n = -1;
+	}
+	db_res_free(&r);
 	return n;
 }
 

@@ -88,14 +88,102 @@ DECLARE
     v_now       timestamptz := now();
     v_now_us    bigint :=
         (extract(epoch FROM now()) * 1000000)::bigint;
+    v_uids      bigint[] :=
+        ARRAY(SELECT DISTINCT w.uid FROM write_stage w ORDER BY 1);
+    v_vers      bigint[];
+    v_tids      tid[];
 BEGIN
     INSERT INTO uid_versions AS u (uid, version)
-        SELECT DISTINCT w.uid, 0 FROM write_stage w ORDER BY 1
+        SELECT x.uid, 0 FROM unnest(v_uids) AS x(uid)
         ON CONFLICT (uid) DO NOTHING;
-    PERFORM 1 FROM uid_versions u
-        WHERE u.uid IN (SELECT w.uid FROM write_stage w)
-        ORDER BY u.uid
-        FOR UPDATE;
+    -- Lock the uids one index probe each, in uid order, keeping each
+    -- one's version and row for the writes below: uid_versions is never
+    -- scanned.  (With few users the planner would rather hash the whole
+    -- table, whose pages every round leaves dead rows in: a quarter of
+    -- the round's time in a benchmark with 5000 users.)
+    WITH l AS (
+        SELECT x.uid, v.version, v.ctid
+        FROM unnest(v_uids) WITH ORDINALITY AS x(uid, n)
+        CROSS JOIN LATERAL (SELECT u.version, u.ctid FROM uid_versions u
+            WHERE u.uid = x.uid FOR UPDATE) v
+        ORDER BY x.n
+    )
+    SELECT array_agg(l.uid ORDER BY l.uid),
+        array_agg(l.version ORDER BY l.uid),
+        array_agg(l.ctid ORDER BY l.uid)
+    INTO v_uids, v_vers, v_tids
+    FROM l;
+
+    -- Without test-and-set rows (the common case) a row's outcome depends
+    -- on the rows before it only through its version, so the stage is
+    -- written with one statement per table rather than five statements
+    -- per row (a fifth of the write path's database time).  The same
+    -- rules: a fenced uid gets RETRY, an override elsewhere REDIRECT;
+    -- the other rows of a uid take its next versions in idx order; a key
+    -- written twice keeps the later write; every write gets its outbox
+    -- row, inserted in idx order so that outbox ids grow with idx (the
+    -- sequence is read after the sort), as the router expects.
+    IF NOT EXISTS (SELECT 1 FROM write_stage w WHERE w.has_if) THEN
+        RETURN QUERY
+        WITH ok AS (
+            SELECT w.idx, w.ns, w.uid, w.key,
+                CASE WHEN w.deleted THEN ''::bytea ELSE w.value END
+                    AS value,
+                w.deleted,
+                u.version + row_number() OVER (PARTITION BY w.uid
+                    ORDER BY w.idx) AS v
+            FROM write_stage w
+            JOIN unnest(v_uids, v_vers) AS u(uid, version)
+                ON u.uid = w.uid
+            WHERE NOT EXISTS (SELECT 1 FROM home_fences f
+                    WHERE f.uid = w.uid)
+              AND NOT EXISTS (SELECT 1 FROM home_overrides h
+                    WHERE h.uid = w.uid AND h.region <> p_region)
+        ), bump AS (
+            UPDATE uid_versions u SET version = m.v
+            FROM (SELECT ok.uid, max(ok.v) AS v FROM ok GROUP BY ok.uid) m
+            WHERE u.ctid = ANY (v_tids) AND u.uid = m.uid
+        ), rec AS (
+            INSERT INTO records AS r
+                (ns, uid, key, value, version, home, deleted, updated_at)
+            SELECT DISTINCT ON (ok.ns, ok.uid, ok.key)
+                ok.ns, ok.uid, ok.key, ok.value, ok.v, p_region,
+                ok.deleted, v_now
+            FROM ok
+            ORDER BY ok.ns, ok.uid, ok.key, ok.idx DESC
+            ON CONFLICT (ns, uid, key) DO UPDATE
+                SET value = EXCLUDED.value,
+                    version = EXCLUDED.version,
+                    home = EXCLUDED.home,
+                    deleted = EXCLUDED.deleted,
+                    updated_at = EXCLUDED.updated_at
+        ), ob AS (
+            INSERT INTO outbox AS o
+                (ns, uid, key, value, version, home, deleted, updated_at,
+                router)
+            SELECT ok.ns, ok.uid, ok.key, ok.value, ok.v, p_region,
+                ok.deleted, v_now, p_router
+            FROM ok
+            ORDER BY ok.idx
+            RETURNING o.id, o.uid, o.version
+        )
+        SELECT w.idx,
+            CASE WHEN f.uid IS NOT NULL THEN 4
+                 WHEN h.uid IS NOT NULL THEN 2
+                 ELSE 0 END,
+            coalesce(ok.v, 0),
+            coalesce(ob.id, 0),
+            coalesce(f.to_region, h.region, ''),
+            CASE WHEN ok.v IS NULL THEN 0 ELSE v_now_us END
+        FROM write_stage w
+        LEFT JOIN home_fences f ON f.uid = w.uid
+        LEFT JOIN home_overrides h
+            ON h.uid = w.uid AND h.region <> p_region
+        LEFT JOIN ok ON ok.idx = w.idx
+        LEFT JOIN ob ON ob.uid = ok.uid AND ob.version = ok.v
+        ORDER BY w.idx;
+        RETURN;
+    END IF;
 
     FOR s IN SELECT w.* FROM write_stage w ORDER BY w.idx LOOP
         idx := s.idx;
@@ -166,6 +254,26 @@ BEGIN
         updated_us := v_now_us;
         RETURN NEXT;
     END LOOP;
+END
+$$;
+
+-- Delete p_router's outbox rows p_lo <= id <= p_hi, which the queue has
+-- (see router/shipper.c); returns how many went.  Called on its own, in
+-- autocommit: it turns synchronous_commit off for its transaction, so
+-- that the router does not wait for a WAL flush it does not need.  A
+-- delete lost in a crash only means those rows are shipped again, which
+-- replay ignores (version > stored).
+CREATE FUNCTION triad_outbox_delete(p_router text, p_lo bigint, p_hi bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    DELETE FROM outbox o
+        WHERE o.router = p_router AND o.id BETWEEN p_lo AND p_hi;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END
 $$;
 
