@@ -36,6 +36,10 @@ struct rclient_result {
 	uint64_t uid_version;       /* SYNC */
 	int more;                   /* SYNC */
 	char region[TRIAD_NAMELEN]; /* region whose router answered */
+	uint64_t seq;               /* SEQ: first of n values; CURSEQ: last */
+	uint64_t name_uid;          /* CLAIM/LOOKUP/RELEASE: the name's holder */
+	uint64_t *ids;              /* GENID: nids ids (in arena) */
+	size_t nids;
 	struct rpc_arena arena;
 };
 
@@ -90,6 +94,35 @@ int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
 int rclient_poll(rclient_t *c, int timeout_ms);
 /* Async requests whose callback has not run yet. */
 unsigned rclient_pending(const rclient_t *c);
+
+/*
+ * The global ID service (DESIGN.md section 7), same return convention as
+ * rclient_put().
+ *   SEQ: n (1 .. RCLIENT_SEQ_MAX) values of uid's sequence, r->seq ..
+ *     r->seq + n - 1, all above any value handed out before for uid.  Sent
+ *     to the router leasing uid's section (cached route table; a stale
+ *     table is replaced from the reply).
+ *   CURSEQ: r->seq is the last value handed out for uid (0: none).
+ *   CLAIM: OK when name is now held by uid (also when it already was);
+ *     CONFLICT when another uid holds it (r->name_uid says which);
+ *     BAD_REQUEST for an invalid name (r->error says why).  Decided by the
+ *     global-master region.
+ *   LOOKUP: OK with r->name_uid, or NOT_FOUND; answered locally.
+ *   RELEASE: OK when uid no longer holds name (also when it never did);
+ *     CONFLICT when another uid holds it.
+ *   GENID: n (1 .. RCLIENT_GENID_MAX) unique ids in r->ids.
+ */
+#define RCLIENT_SEQ_MAX 10000
+#define RCLIENT_GENID_MAX 10000
+int rclient_seq(rclient_t *c, uint64_t uid, uint32_t n,
+    struct rclient_result *r);
+int rclient_curseq(rclient_t *c, uint64_t uid, struct rclient_result *r);
+int rclient_claim(rclient_t *c, const char *name, uint64_t uid,
+    struct rclient_result *r);
+int rclient_lookup(rclient_t *c, const char *name, struct rclient_result *r);
+int rclient_release(rclient_t *c, const char *name, uint64_t uid,
+    struct rclient_result *r);
+int rclient_genid(rclient_t *c, uint32_t n, struct rclient_result *r);
 
 /* Route the next calls to the routers of this region instead.  0 / -1. */
 int rclient_set_region(rclient_t *c, const char *region);
