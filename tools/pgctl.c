@@ -637,7 +637,7 @@ static int find_bindir(pgctl_t *pg, char *err)
 	return -1;
 }
 
-static int bin(const pgctl_t *pg, const char *prog, char *out, size_t cap)
+int pgctl_bin(const pgctl_t *pg, const char *prog, char *out, size_t cap)
 {
 	return pgctl_pathf(out, cap, "%s/%s", pg->bindir, prog);
 }
@@ -744,7 +744,7 @@ pgctl_t *pgctl_init(const char *dir, char *err)
 		free(out);
 		return pg;
 	}
-	if (bin(pg, "initdb", initdb, sizeof(initdb)) == -1) {
+	if (pgctl_bin(pg, "initdb", initdb, sizeof(initdb)) == -1) {
 		pgctl_errf(err, "binary directory name too long");
 		goto fail;
 	}
@@ -962,7 +962,7 @@ int pgctl_start(pgctl_t *pg, int port, char *err)
 		    "(pid %ld)", pg->dir, (long)running);
 		return -1;
 	}
-	if (bin(pg, "pg_ctl", pgctl, sizeof(pgctl)) == -1) {
+	if (pgctl_bin(pg, "pg_ctl", pgctl, sizeof(pgctl)) == -1) {
 		pgctl_errf(err, "binary directory name too long");
 		return -1;
 	}

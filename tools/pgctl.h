@@ -96,6 +96,12 @@ int pgctl_running(const pgctl_t *pg);
 pid_t pgctl_pid(const pgctl_t *pg);
 
 /*
+ * The path of one of PostgreSQL's programs (pgbench, psql, ...) next to
+ * the server's binaries.  0, or -1 when it does not fit in cap.
+ */
+int pgctl_bin(const pgctl_t *pg, const char *prog, char *out, size_t cap);
+
+/*
  * Port of the running server (read from DIR/data/postmaster.pid, so also
  * of one another handle started), else of this handle's last start, or 0.
  */

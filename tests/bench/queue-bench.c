@@ -50,6 +50,7 @@
 #include <zmq.h>
 
 #include "batch.h"
+#include "benchlib.h"
 #include "buf.h"
 #include "bytes.h"
 #include "clock.h"
@@ -150,18 +151,9 @@ struct reader {
 	int ran;
 };
 
-struct machine {
-	long ncpu;
-	char cpu[256];
-	char kernel[256];
-	char commit[64];
-	char fs[32];
-	double load;    /* 1-minute load average at the start */
-};
-
 struct bench {
 	struct opts o;
-	struct machine m;
+	struct bench_machine m;
 	char dir[TRIAD_PATHLEN];
 	int made_dir;
 	cluster_t *cl;
@@ -188,7 +180,6 @@ struct bench {
 	struct phase ph[4];
 	struct reader rd;
 	struct snap s0, s1;
-	long ticks;                   /* clock ticks per second */
 };
 
 static void usage(FILE *f, int full)
@@ -223,26 +214,6 @@ static void usage(FILE *f, int full)
 	    "  --help           this text\n");
 }
 
-static int parse_num(const char *opt, const char *s, uint64_t lo,
-    uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (s[0] == '-' || s[0] == '\0')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "queue-bench: %s: expected a number from %" PRIu64
-	    " to %" PRIu64 ", got \"%s\"\n", opt, lo, hi, s);
-	return -1;
-}
-
 /* 0 to run, 1 for --help, -1 on a usage error. */
 static int parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -271,46 +242,46 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (parse_num("--records", optarg, 1, 1000000000,
+			if (bench_parse_num("queue-bench", "--records", optarg, 1, 1000000000,
 			    &v) == -1)
 				return -1;
 			o->records = v;
 			break;
 		case 's':
-			if (parse_num("--size", optarg, 1, 1u << 20, &v) == -1)
+			if (bench_parse_num("queue-bench", "--size", optarg, 1, 1u << 20, &v) == -1)
 				return -1;
 			o->size = (uint32_t)v;
 			break;
 		case 'g':
-			if (parse_num("--groups", optarg, 1, 64, &v) == -1)
+			if (bench_parse_num("queue-bench", "--groups", optarg, 1, 64, &v) == -1)
 				return -1;
 			o->groups = (int)v;
 			break;
 		case 't':
-			if (parse_num("--seconds", optarg, 1, 3600, &v) == -1)
+			if (bench_parse_num("queue-bench", "--seconds", optarg, 1, 3600, &v) == -1)
 				return -1;
 			o->seconds = (uint32_t)v;
 			break;
 		case 'B':
-			if (parse_num("--batch-bytes", optarg, 1, 64u << 20,
+			if (bench_parse_num("queue-bench", "--batch-bytes", optarg, 1, 64u << 20,
 			    &v) == -1)
 				return -1;
 			o->batch_bytes = (int64_t)v;
 			break;
 		case 'L':
-			if (parse_num("--linger-ms", optarg, 0, 60000,
+			if (bench_parse_num("queue-bench", "--linger-ms", optarg, 0, 60000,
 			    &v) == -1)
 				return -1;
 			o->linger_ms = (int64_t)v;
 			break;
 		case 'I':
-			if (parse_num("--inflight", optarg, 1, 65535,
+			if (bench_parse_num("queue-bench", "--inflight", optarg, 1, 65535,
 			    &v) == -1)
 				return -1;
 			o->inflight = (int64_t)v;
 			break;
 		case 'R':
-			if (parse_num("--half-rate", optarg, 100, 100000000,
+			if (bench_parse_num("queue-bench", "--half-rate", optarg, 100, 100000000,
 			    &v) == -1)
 				return -1;
 			o->half_rate = v;
@@ -340,165 +311,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 
 /* Machine -------------------------------------------------------------- */
 
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
-	    s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-}
-
-static void machine_cpu(struct machine *m)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-			continue;
-		colon++;
-		while (*colon == ' ' || *colon == '\t')
-			colon++;
-		snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
-		chomp(m->cpu);
-		break;
-	}
-	fclose(f);
-}
-
-/* The commit being measured, when run inside a git checkout. */
-static void machine_commit(struct machine *m)
-{
-	FILE *f = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-	char line[64];
-
-	snprintf(m->commit, sizeof(m->commit), "unknown");
-	if (f == NULL)
-		return;
-	if (fgets(line, sizeof(line), f) != NULL) {
-		chomp(line);
-		if (line[0] != '\0')
-			snprintf(m->commit, sizeof(m->commit), "%s", line);
-	}
-	pclose(f);
-}
-
-/*
- * The file system under the data: fsync on tmpfs costs nothing, so a run
- * there measures something else, and the table says so.
- */
-static void machine_fs(struct machine *m, const char *dir)
-{
-	static const struct {
-		unsigned long magic;
-		const char *name;
-	} fss[] = {
-		{ 0xEF53, "ext4" }, { 0x58465342, "xfs" },
-		{ 0x9123683E, "btrfs" }, { 0x01021994, "tmpfs" },
-		{ 0x794c7630, "overlayfs" }, { 0x2FC12FC1, "zfs" },
-		{ 0xF2F52010, "f2fs" },
-	};
-	struct statfs sf;
-
-	snprintf(m->fs, sizeof(m->fs), "unknown");
-	if (statfs(dir, &sf) == -1)
-		return;
-	for (size_t i = 0; i < TRIAD_ARRAY_LEN(fss); i++)
-		if ((unsigned long)sf.f_type == fss[i].magic) {
-			snprintf(m->fs, sizeof(m->fs), "%s", fss[i].name);
-			return;
-		}
-	snprintf(m->fs, sizeof(m->fs), "0x%lx", (unsigned long)sf.f_type);
-}
-
-static void machine_probe(struct machine *m)
-{
-	struct utsname u;
-
-	m->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	machine_cpu(m);
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-		    u.release, u.machine);
-	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
-	machine_commit(m);
-	m->load = -1;
-	if (getloadavg(&m->load, 1) != 1)
-		m->load = -1;
-}
-
 /* Directory and topology ------------------------------------------------ */
-
-/* DIR must be new or empty, so that removing it never removes user files. */
-static int make_dir(struct bench *bn, char *err)
-{
-	struct stat st;
-
-	if (bn->o.dir == NULL) {
-		snprintf(bn->dir, sizeof(bn->dir), "/tmp/triad-bench-XXXXXX");
-		if (mkdtemp(bn->dir) == NULL) {
-			snprintf(err, TRIAD_ERRLEN, "mkdtemp: %s",
-			    strerror(errno));
-			return -1;
-		}
-		bn->made_dir = 1;
-		return 0;
-	}
-	if (snprintf(bn->dir, sizeof(bn->dir), "%s", bn->o.dir) >=
-	    (int)sizeof(bn->dir)) {
-		snprintf(err, TRIAD_ERRLEN, "--dir: path too long");
-		return -1;
-	}
-	if (mkdir(bn->dir, 0700) == 0) {
-		bn->made_dir = 1;
-		return 0;
-	}
-	if (errno == EEXIST && stat(bn->dir, &st) == 0 &&
-	    S_ISDIR(st.st_mode) && rmdir(bn->dir) == 0 &&
-	    mkdir(bn->dir, 0700) == 0) {
-		/* It was an empty directory (rmdir refuses any other). */
-		bn->made_dir = 1;
-		return 0;
-	}
-	snprintf(err, TRIAD_ERRLEN, "--dir %.160s: must be a new or empty "
-	    "directory (%s)", bn->dir, strerror(errno));
-	return -1;
-}
-
-/* Remove a directory tree that the bench made; symlinks are not followed. */
-static void remove_tree(const char *path)
-{
-	char sub[TRIAD_PATHLEN];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(path, &st) == -1)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			if (snprintf(sub, sizeof(sub), "%s/%s", path,
-			    de->d_name) < (int)sizeof(sub))
-				remove_tree(sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
 
 static int write_topology(const struct bench *bn, const char *path,
     char *err)
@@ -787,31 +600,6 @@ static int phase_stats(struct bench *bn, struct phase *ph, uint64_t t0)
 
 /* Where the time goes ------------------------------------------------------ */
 
-/* CPU seconds (user + system) of a process from /proc/PID/stat, or -1. */
-static double proc_cpu(pid_t pid, long ticks)
-{
-	char path[64], line[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	/* The command name may hold spaces: fields follow the last ')'. */
-	if ((p = strrchr(line, ')')) == NULL)
-		return -1;
-	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)ticks;
-}
-
 #define FSYNC_METRIC "triad_queue_fsync_seconds"
 
 /* One line of a node's STAT text; *nb counts the buckets seen so far. */
@@ -884,7 +672,7 @@ static void take_snap(struct bench *bn, struct snap *sn)
 			sn->pid[k] = cluster_pid(bn->cl,
 			    r->groups[g].nodes[i].name);
 			sn->node_cpu[k] = sn->pid[k] > 0 ?
-			    proc_cpu(sn->pid[k], bn->ticks) : -1;
+			    bench_proc_cpu(sn->pid[k]) : -1;
 		}
 	sn->fsync_ok = 1;
 	for (int i = 0; i < 2; i++) {
@@ -1129,9 +917,11 @@ static int run_all(struct bench *bn, char *err)
 	const struct topo_node *victim;
 	double half;
 
-	if (make_dir(bn, err) == -1)
+	if (bench_make_dir(bn->o.dir, "bench", bn->dir, sizeof(bn->dir),
+	    err) == -1)
 		return -1;
-	machine_fs(&bn->m, bn->dir);
+	bn->made_dir = 1;
+	bench_machine_probe(&bn->m, bn->dir);
 	snprintf(conf, sizeof(conf), "%s/topology.conf", bn->dir);
 	if (write_topology(bn, conf, err) == -1)
 		return -1;
@@ -1242,7 +1032,7 @@ static void teardown(struct bench *bn)
 		if (bn->o.keep)
 			fprintf(stderr, "queue-bench: kept %s\n", bn->dir);
 		else
-			remove_tree(bn->dir);
+			bench_remove_tree(bn->dir);
 	}
 	free(bn->b);
 	free(bn->rec);
@@ -1278,7 +1068,7 @@ static void print_table(const struct bench *bn)
 	printf("triad queue-bench\n");
 	printf("machine   %ld cpus, %s, %s, load %.2f at start%s\n",
 	    bn->m.ncpu, bn->m.cpu, bn->m.kernel, bn->m.load,
-	    bn->m.load >= (double)bn->m.ncpu ? "  WARNING: machine busy" :
+	    bench_machine_busy(&bn->m) ? "  WARNING: machine busy" :
 	    "");
 	printf("commit    %s\n", bn->m.commit);
 	printf("data      %s (%s)%s\n", bn->dir, bn->m.fs,
@@ -1351,22 +1141,6 @@ static void print_table(const struct bench *bn)
 		    verdict(rd->rate >= FLOOR_READ_RATE));
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void json_phase(const char *key, const struct phase *ph, int last)
 {
 	printf("\"%s\":{\"ran\":%s,\"target_records_per_s\":%.0f,"
@@ -1406,13 +1180,13 @@ static void print_json(const struct bench *bn, int completed)
 	settings(bn, &bb, &lg, &inf);
 	printf("{\"completed\":%s,\"machine\":{\"nproc\":%ld,\"cpu\":",
 	    completed ? "true" : "false", bn->m.ncpu);
-	json_str(bn->m.cpu);
+	bench_json_str(stdout, bn->m.cpu);
 	printf(",\"kernel\":");
-	json_str(bn->m.kernel);
+	bench_json_str(stdout, bn->m.kernel);
 	printf(",\"commit\":");
-	json_str(bn->m.commit);
+	bench_json_str(stdout, bn->m.commit);
 	printf(",\"fs\":");
-	json_str(bn->m.fs);
+	bench_json_str(stdout, bn->m.fs);
 	printf(",\"load\":%.2f},", bn->m.load);
 	printf("\"config\":{\"records\":%" PRIu64 ",\"size\":%u,"
 	    "\"groups\":%d,\"seconds\":%u,\"batch_bytes\":%u,"
@@ -1459,9 +1233,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bn.rng = 0x9E3779B97F4A7C15ULL;
-	bn.ticks = sysconf(_SC_CLK_TCK);
-	if (bn.ticks <= 0)
-		bn.ticks = 100;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1469,7 +1240,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	machine_probe(&bn.m);
 	rc = run_all(&bn, err);
 	if (rc == -1)
 		fprintf(stderr, "queue-bench: %s\n", err);

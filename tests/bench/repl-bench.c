@@ -82,6 +82,7 @@
 
 #include <zmq.h>
 
+#include "benchlib.h"
 #include "buf.h"
 #include "clock.h"
 #include "cluster.h"
@@ -207,15 +208,6 @@ struct snap {
 	double replay[4];      /* records, txns, apply s sum, apply count */
 };
 
-struct machine {
-	long ncpu;
-	char cpu[256];
-	char kernel[256];
-	char commit[64];
-	char fs[32];
-	double load;
-};
-
 /* The newest write of a client that was acknowledged. */
 struct lastw {
 	int have;
@@ -270,12 +262,11 @@ struct worker {
 
 struct bench {
 	struct opts o;
-	struct machine m;
+	struct bench_machine m;
 	char dir[TRIAD_PATHLEN];
 	int made_dir;
 	uint64_t users;
 	uint64_t next_i;        /* the next write number */
-	long ticks;
 	/* triad */
 	cluster_t *cl;
 	const struct topo *t;
@@ -334,26 +325,6 @@ static void usage(FILE *f, int full)
 	    "  --help        this text\n");
 }
 
-static int parse_num(const char *opt, const char *s, uint64_t lo,
-    uint64_t hi, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (s[0] == '-' || s[0] == '\0')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "repl-bench: %s: expected a number from %" PRIu64
-	    " to %" PRIu64 ", got \"%s\"\n", opt, lo, hi, s);
-	return -1;
-}
-
 /* 0 to run, 1 for --help, -1 on a usage error. */
 static int parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -384,40 +355,40 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			if (parse_num("--records", optarg, 1, 100000000,
+			if (bench_parse_num("repl-bench", "--records", optarg, 1, 100000000,
 			    &v) == -1)
 				return -1;
 			o->records = v;
 			break;
 		case 'k':
-			if (parse_num("--keys", optarg, 1,
+			if (bench_parse_num("repl-bench", "--keys", optarg, 1,
 			    (uint64_t)HOME_SPAN * KEYS_PER_USER, &v) == -1)
 				return -1;
 			o->keys = v;
 			break;
 		case 'c':
-			if (parse_num("--clients", optarg, 1, MAX_CLIENTS,
+			if (bench_parse_num("repl-bench", "--clients", optarg, 1, MAX_CLIENTS,
 			    &v) == -1)
 				return -1;
 			o->clients = (int)v;
 			break;
 		case 't':
-			if (parse_num("--seconds", optarg, 1, 3600, &v) == -1)
+			if (bench_parse_num("repl-bench", "--seconds", optarg, 1, 3600, &v) == -1)
 				return -1;
 			o->seconds = (uint32_t)v;
 			break;
 		case 'r':
-			if (parse_num("--routers", optarg, 1, 3, &v) == -1)
+			if (bench_parse_num("repl-bench", "--routers", optarg, 1, 3, &v) == -1)
 				return -1;
 			o->routers = (int)v;
 			break;
 		case 'g':
-			if (parse_num("--groups", optarg, 1, 16, &v) == -1)
+			if (bench_parse_num("repl-bench", "--groups", optarg, 1, 16, &v) == -1)
 				return -1;
 			o->groups = (int)v;
 			break;
 		case 's':
-			if (parse_num("--size", optarg, 1, 65536, &v) == -1)
+			if (bench_parse_num("repl-bench", "--size", optarg, 1, 65536, &v) == -1)
 				return -1;
 			o->size = (uint32_t)v;
 			break;
@@ -460,167 +431,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 
 /* Machine -------------------------------------------------------------- */
 
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
-	    s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-}
-
-static void machine_cpu(struct machine *m)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-			continue;
-		colon++;
-		while (*colon == ' ' || *colon == '\t')
-			colon++;
-		snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
-		chomp(m->cpu);
-		break;
-	}
-	fclose(f);
-}
-
-/* The commit being measured, when run inside a git checkout. */
-static void machine_commit(struct machine *m)
-{
-	FILE *f = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-	char line[64];
-
-	snprintf(m->commit, sizeof(m->commit), "unknown");
-	if (f == NULL)
-		return;
-	if (fgets(line, sizeof(line), f) != NULL) {
-		chomp(line);
-		if (line[0] != '\0')
-			snprintf(m->commit, sizeof(m->commit), "%s", line);
-	}
-	pclose(f);
-}
-
-/* The file system under the data: fsync on tmpfs costs nothing. */
-static void machine_fs(struct machine *m, const char *dir)
-{
-	static const struct {
-		unsigned long magic;
-		const char *name;
-	} fss[] = {
-		{ 0xEF53, "ext4" }, { 0x58465342, "xfs" },
-		{ 0x9123683E, "btrfs" }, { 0x01021994, "tmpfs" },
-		{ 0x794c7630, "overlayfs" }, { 0x2FC12FC1, "zfs" },
-		{ 0xF2F52010, "f2fs" },
-	};
-	struct statfs sf;
-
-	snprintf(m->fs, sizeof(m->fs), "unknown");
-	if (statfs(dir, &sf) == -1)
-		return;
-	for (size_t i = 0; i < TRIAD_ARRAY_LEN(fss); i++)
-		if ((unsigned long)sf.f_type == fss[i].magic) {
-			snprintf(m->fs, sizeof(m->fs), "%s", fss[i].name);
-			return;
-		}
-	snprintf(m->fs, sizeof(m->fs), "0x%lx", (unsigned long)sf.f_type);
-}
-
-static void machine_probe(struct machine *m)
-{
-	struct utsname u;
-
-	m->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	machine_cpu(m);
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-		    u.release, u.machine);
-	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
-	machine_commit(m);
-	m->load = -1;
-	if (getloadavg(&m->load, 1) != 1)
-		m->load = -1;
-}
-
 /* Directory and topology ------------------------------------------------ */
-
-/*
- * DIR must be new or empty, so that removing it never removes user files.
- * It is made searchable by others: as root, PostgreSQL runs as postgres.
- */
-static int make_dir(struct bench *bn, char *err)
-{
-	struct stat st;
-
-	if (bn->o.dir == NULL) {
-		snprintf(bn->dir, sizeof(bn->dir),
-		    "/tmp/triad-replbench-XXXXXX");
-		if (mkdtemp(bn->dir) == NULL) {
-			snprintf(err, TRIAD_ERRLEN, "mkdtemp: %s",
-			    strerror(errno));
-			return -1;
-		}
-		bn->made_dir = 1;
-	} else if (snprintf(bn->dir, sizeof(bn->dir), "%s", bn->o.dir) >=
-	    (int)sizeof(bn->dir) - 64) {
-		snprintf(err, TRIAD_ERRLEN, "--dir: path too long");
-		return -1;
-	} else if (mkdir(bn->dir, 0700) == 0) {
-		bn->made_dir = 1;
-	} else if (errno == EEXIST && stat(bn->dir, &st) == 0 &&
-	    S_ISDIR(st.st_mode) && rmdir(bn->dir) == 0 &&
-	    mkdir(bn->dir, 0700) == 0) {
-		/* It was an empty directory (rmdir refuses any other). */
-		bn->made_dir = 1;
-	} else {
-		snprintf(err, TRIAD_ERRLEN, "--dir %.160s: must be a new or "
-		    "empty directory (%s)", bn->dir, strerror(errno));
-		return -1;
-	}
-	if (chmod(bn->dir, 0711) == -1) {
-		snprintf(err, TRIAD_ERRLEN, "chmod %.160s: %s", bn->dir,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Remove a directory tree that the bench made; symlinks are not followed. */
-static void remove_tree(const char *path)
-{
-	char sub[TRIAD_PATHLEN];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if (lstat(path, &st) == -1)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			if (snprintf(sub, sizeof(sub), "%s/%s", path,
-			    de->d_name) < (int)sizeof(sub))
-				remove_tree(sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
 
 /*
  * Two regions like the integration tests', sized by the options: each
@@ -783,90 +594,6 @@ static double q_dbl(const double *v, size_t n, double q)
 
 /* Where the time goes ------------------------------------------------------ */
 
-struct pstat {
-	long ppid;
-	double self, children;  /* seconds */
-};
-
-/* utime + stime (and cutime + cstime) of a process, from /proc. */
-static int read_pstat(long pid, long ticks, struct pstat *ps)
-{
-	char path[64], line[1024], *p;
-	unsigned long long ut, st;
-	long long cut, cst;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	/* The command name may hold spaces: fields follow the last ')'. */
-	if ((p = strrchr(line, ')')) == NULL)
-		return -1;
-	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime cutime cstime */
-	if (sscanf(p + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%llu %llu %lld %lld", &ps->ppid, &ut, &st, &cut, &cst) != 5)
-		return -1;
-	ps->self = (double)(ut + st) / (double)ticks;
-	ps->children = (double)(cut + cst) / (double)ticks;
-	return 0;
-}
-
-static double proc_cpu(pid_t pid, long ticks)
-{
-	struct pstat ps;
-
-	if (pid <= 0 || read_pstat((long)pid, ticks, &ps) == -1)
-		return 0;
-	return ps.self;
-}
-
-/*
- * CPU seconds of a PostgreSQL server: its postmaster, the children it
- * reaped, and every child alive (backends, walsender, workers).
- */
-static double tree_cpu(pid_t root, long ticks)
-{
-	struct pstat ps;
-	struct dirent *de;
-	double sum = 0;
-	DIR *d;
-
-	if (root <= 0)
-		return 0;
-	if (read_pstat((long)root, ticks, &ps) == 0)
-		sum += ps.self + ps.children;
-	if ((d = opendir("/proc")) == NULL)
-		return sum;
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long pid;
-
-		errno = 0;
-		pid = strtol(de->d_name, &end, 10);
-		if (errno != 0 || *end != '\0' || pid <= 0)
-			continue;
-		if (read_pstat(pid, ticks, &ps) == 0 && ps.ppid == (long)root)
-			sum += ps.self;
-	}
-	closedir(d);
-	return sum;
-}
-
-static double self_cpu(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru) == -1)
-		return 0;
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Sum of every sample of metric name ("name 12" or "name{...} 12"). */
 static double metric_sum(const struct buf *b, const char *name)
 {
@@ -932,7 +659,6 @@ static void take_snap(struct bench *bn, struct snap *sn)
 		"triad_replay_apply_seconds_sum",
 		"triad_replay_apply_seconds_count",
 	};
-	long tk = bn->ticks;
 	int k = 0;
 
 	memset(sn, 0, sizeof(*sn));
@@ -941,8 +667,8 @@ static void take_snap(struct bench *bn, struct snap *sn)
 		const struct topo_region *o = topo_region(bn->t, OTHER);
 
 		for (int i = 0; i < h->nrouters; i++)
-			sn->cpu[0] += proc_cpu(cluster_pid(bn->cl,
-			    h->routers[i].name), tk);
+			sn->cpu[0] += bench_proc_cpu(cluster_pid(bn->cl,
+			    h->routers[i].name));
 		for (int r = 0; r < bn->t->nregions; r++) {
 			const struct topo_region *reg = &bn->t->regions[r];
 
@@ -951,26 +677,26 @@ static void take_snap(struct bench *bn, struct snap *sn)
 					const char *nm =
 					    reg->groups[g].nodes[i].name;
 
-					sn->cpu[1] += proc_cpu(cluster_pid(
-					    bn->cl, nm), tk);
+					sn->cpu[1] += bench_proc_cpu(cluster_pid(
+					    bn->cl, nm));
 				}
 			for (int i = 0; i < reg->nreplayers; i++)
-				sn->cpu[2] += proc_cpu(cluster_pid(bn->cl,
-				    reg->replayers[i].name), tk);
+				sn->cpu[2] += bench_proc_cpu(cluster_pid(bn->cl,
+				    reg->replayers[i].name));
 		}
-		sn->cpu[3] = tree_cpu(cluster_db_pid(bn->cl, HOME), tk);
-		sn->cpu[4] = tree_cpu(cluster_db_pid(bn->cl, OTHER), tk);
+		sn->cpu[3] = bench_tree_cpu(cluster_db_pid(bn->cl, HOME));
+		sn->cpu[4] = bench_tree_cpu(cluster_db_pid(bn->cl, OTHER));
 		k = 5;
 		stat_sum(bn, h->routers, h->nrouters, rnames, sn->router,
 		    &sn->router_ok);
 		stat_sum(bn, o->replayers, o->nreplayers, pnames, sn->replay,
 		    &sn->replay_ok);
 	} else {
-		sn->cpu[0] = tree_cpu(pgctl_pid(bn->pub), tk);
-		sn->cpu[1] = tree_cpu(pgctl_pid(bn->sub), tk);
+		sn->cpu[0] = bench_tree_cpu(pgctl_pid(bn->pub));
+		sn->cpu[1] = bench_tree_cpu(pgctl_pid(bn->sub));
 		k = 2;
 	}
-	sn->cpu[k] = self_cpu();
+	sn->cpu[k] = bench_self_cpu();
 	sn->t_us = clock_mono_us();
 }
 
@@ -2142,7 +1868,7 @@ static int run_pg(struct bench *bn, char *err)
  */
 static void run_pgbench(struct bench *bn, struct pgbench_res *pr)
 {
-	char bindir[TRIAD_PATHLEN], prog[TRIAD_PATHLEN + 16];
+	char prog[TRIAD_PATHLEN + 16];
 	char script[TRIAD_PATHLEN + 32], port[16], clients[16], txns[32];
 	char out[8192], *tps, *lat, *end;
 	const char *argv[24];
@@ -2152,17 +1878,10 @@ static void run_pgbench(struct bench *bn, struct pgbench_res *pr)
 	int fds[2], status, k = 0;
 	pid_t pid;
 
-	f = popen("pg_config --bindir 2>/dev/null", "r");
-	bindir[0] = '\0';
-	if (f != NULL) {
-		if (fgets(bindir, sizeof(bindir), f) == NULL)
-			bindir[0] = '\0';
-		pclose(f);
+	if (pgctl_bin(bn->pub, "pgbench", prog, sizeof(prog)) == -1) {
+		snprintf(pr->why, sizeof(pr->why), "pgbench: path too long");
+		return;
 	}
-	chomp(bindir);
-	if (bindir[0] == '\0')
-		snprintf(bindir, sizeof(bindir), "/usr/lib/postgresql/15/bin");
-	snprintf(prog, sizeof(prog), "%s/pgbench", bindir);
 	if (access(prog, X_OK) == -1) {
 		snprintf(pr->why, sizeof(pr->why), "no %.200s", prog);
 		return;
@@ -2245,7 +1964,7 @@ static void run_pgbench(struct bench *bn, struct pgbench_res *pr)
 	tps = strstr(out, "tps = ");
 	lat = strstr(out, "latency average = ");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || tps == NULL) {
-		chomp(out);
+		bench_chomp(out);
 		snprintf(pr->why, sizeof(pr->why), "pgbench failed: %.200s",
 		    strrchr(out, '\n') != NULL ? strrchr(out, '\n') + 1 : out);
 		return;
@@ -2361,7 +2080,7 @@ static void print_table(const struct bench *bn)
 	printf("triad repl-bench\n");
 	printf("machine   %ld cpus, %s, %s, load %.2f at start%s\n",
 	    bn->m.ncpu, bn->m.cpu, bn->m.kernel, bn->m.load,
-	    bn->m.load > 1.0 ? "  WARNING: machine busy" : "");
+	    bench_machine_busy(&bn->m) ? "  WARNING: machine busy" : "");
 	printf("commit    %s\n", bn->m.commit);
 	printf("data      %s (%s)%s\n", bn->dir, bn->m.fs,
 	    strcmp(bn->m.fs, "tmpfs") == 0 ?
@@ -2463,22 +2182,6 @@ static void print_table(const struct bench *bn)
 		    REF_PG_APPLY);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void json_mres(const struct result *r, enum meas k)
 {
 	static const char *const keys[NMEAS] = { "live", "backlog_writes",
@@ -2499,7 +2202,7 @@ static void json_mres(const struct result *r, enum meas k)
 	    m->samples, m->unseen, m->lag_p50, m->lag_p99, m->lag_max,
 	    m->alag_p50, m->alag_p99);
 	for (int c = 0; c < r->ncomp; c++) {
-		json_str(r->comp[c]);
+		bench_json_str(stdout, r->comp[c]);
 		printf(":%.1f%s", m->cpu[c], c < r->ncomp - 1 ? "," : "");
 	}
 	printf("}");
@@ -2529,13 +2232,13 @@ static void print_json(const struct bench *bn, int completed)
 	get_floors(bn, &f);
 	printf("{\"completed\":%s,\"machine\":{\"nproc\":%ld,\"cpu\":",
 	    completed ? "true" : "false", bn->m.ncpu);
-	json_str(bn->m.cpu);
+	bench_json_str(stdout, bn->m.cpu);
 	printf(",\"kernel\":");
-	json_str(bn->m.kernel);
+	bench_json_str(stdout, bn->m.kernel);
 	printf(",\"commit\":");
-	json_str(bn->m.commit);
+	bench_json_str(stdout, bn->m.commit);
 	printf(",\"fs\":");
-	json_str(bn->m.fs);
+	bench_json_str(stdout, bn->m.fs);
 	printf(",\"load\":%.2f},", bn->m.load);
 	printf("\"config\":{\"records\":%" PRIu64 ",\"keys\":%" PRIu64
 	    ",\"users\":%" PRIu64 ",\"clients\":%d,\"seconds\":%u,"
@@ -2586,7 +2289,7 @@ static void teardown(struct bench *bn)
 		if (bn->o.keep)
 			fprintf(stderr, "repl-bench: kept %s\n", bn->dir);
 		else
-			remove_tree(bn->dir);
+			bench_remove_tree(bn->dir);
 	}
 	for (int c = 0; c < MAX_CLIENTS; c++) {
 		free(bn->w[c].lat);
@@ -2598,9 +2301,11 @@ static void teardown(struct bench *bn)
 
 static int run_all(struct bench *bn, char *err)
 {
-	if (make_dir(bn, err) == -1)
+	if (bench_make_dir(bn->o.dir, "replbench", bn->dir,
+	    sizeof(bn->dir), err) == -1)
 		return -1;
-	machine_fs(&bn->m, bn->dir);
+	bn->made_dir = 1;
+	bench_machine_probe(&bn->m, bn->dir);
 	if (!bn->o.skip_triad && run_triad(bn, err) == -1)
 		return -1;
 	if (bn->o.skip_pg)
@@ -2623,9 +2328,6 @@ int main(int argc, char **argv)
 	}
 	bn.users = bn.o.keys / KEYS_PER_USER > 0 ?
 	    bn.o.keys / KEYS_PER_USER : 1;
-	bn.ticks = sysconf(_SC_CLK_TCK);
-	if (bn.ticks <= 0)
-		bn.ticks = 100;
 	pthread_mutex_init(&bn.mu, NULL);
 	for (int c = 0; c < bn.o.clients; c++) {
 		bn.w[c].bn = &bn;
@@ -2644,7 +2346,6 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	machine_probe(&bn.m);
 	rc = run_all(&bn, err);
 	if (rc == -1)
 		fprintf(stderr, "repl-bench: %s\n", err);
