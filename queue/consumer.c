@@ -31,6 +31,21 @@
  * an open-addressing hash set over them (linear probing, deletion by
  * backward shift, so no tombstones), both allocated once: O(1) per id.
  *
+ * Shielding.  A failed node is shielded on the consumer's own (no block
+ * list needed) after a single failure, unlike the producer's
+ * shield_failures in a row: a group has a third node to read, so moving at
+ * once costs nothing, and waiting for more timeouts would hold the group's
+ * reading up by fetch_wait_ms + node_timeout_ms each.  When the cool-down
+ * ends the node is readable again and is taken when its group needs a
+ * second reader; a node that fails again is shielded again at once.  The
+ * shielded gauge counts nodes inside their cool-down.
+ *
+ * Blocks.  A node is blocked by name (consumer_block_node()) or through
+ * its campus (consumer_block_campus()); the two are kept apart.  A blocked
+ * node that was being read is dropped at the next round (its fetch in
+ * flight is forgotten) and the group moves to the third node, as for a
+ * failure, but without a cool-down: unblocked, it is readable at once.
+ *
  * Entries are delivered straight from the received ZeroMQ message: no copy.
  */
 #include "consumer.h"
@@ -67,6 +82,7 @@ struct cnode {
 	const struct topo_node *tn;
 	int campus;
 	int reading;           /* one of the (up to) two nodes read */
+	int blocked;           /* on the block list by name */
 	uint64_t offset;       /* where the next fetch starts */
 	uint64_t req_id;       /* FETCH in flight, 0 for none */
 	uint64_t deadline_us;  /* its reply is due by then */
@@ -78,6 +94,12 @@ struct cnode {
 struct consumer_metrics {
 	struct metric *entries, *duplicates, *bytes, *failovers, *trimmed;
 	struct metric *bad_frames;
+	struct metric *shielded, *blocked, *blocked_skips;
+	/*
+	 * This consumer's part of the two gauges: a daemon reading several
+	 * regions has a consumer each, all on the same gauges.
+	 */
+	int64_t my_shielded, my_blocked;
 };
 
 struct consumer {
@@ -104,6 +126,14 @@ static void count(struct metric *m, uint64_t n)
 {
 	if (m != NULL)
 		metric_add(m, n);
+}
+
+/* Move this consumer's part (*mine) of a shared gauge to v. */
+static void gauge_part(struct metric *m, int64_t *mine, int64_t v)
+{
+	if (m != NULL && v != *mine)
+		metric_gauge_add(m, v - *mine);
+	*mine = v;
 }
 
 /* Dedupe window ---------------------------------------------------------- */
@@ -257,10 +287,15 @@ static void node_fail(struct consumer *c, struct cnode *n, uint64_t now,
 		log_warnx("%s", err);
 }
 
+static int node_blocked(const struct consumer *c, const struct cnode *n)
+{
+	return n->blocked || c->blocked[n->campus];
+}
+
 static int node_readable(const struct consumer *c, const struct cnode *n,
     uint64_t now)
 {
-	return n->sock != NULL && !c->blocked[n->campus] &&
+	return n->sock != NULL && !node_blocked(c, n) &&
 	    now >= n->failed_until;
 }
 
@@ -272,6 +307,8 @@ static void choose_readers(struct consumer *c, int g, uint64_t now)
 
 	for (int i = 0; i < TOPO_GROUP_NODES; i++) {
 		if (gn[i].reading && !node_readable(c, &gn[i], now)) {
+			if (node_blocked(c, &gn[i]))
+				count(c->m.blocked_skips, 1);
 			gn[i].reading = 0;
 			gn[i].req_id = 0;	/* a late reply is dropped */
 		}
@@ -319,6 +356,7 @@ static void expire(struct consumer *c, uint64_t now)
 static void maintain(struct consumer *c, uint64_t now)
 {
 	char err[TRIAD_ERRLEN];
+	int64_t shielded = 0;
 
 	for (int k = 0; k < c->nnodes; k++) {
 		struct cnode *n = &c->nodes[k];
@@ -328,7 +366,9 @@ static void maintain(struct consumer *c, uint64_t now)
 			log_warnx("%s", err);
 			n->failed_until = now + c->cooldown_us;
 		}
+		shielded += now < n->failed_until;
 	}
+	gauge_part(c->m.shielded, &c->m.my_shielded, shielded);
 	for (int g = 0; g < c->nnodes / TOPO_GROUP_NODES; g++)
 		choose_readers(c, g, now);
 	for (int k = 0; k < c->nnodes; k++) {
@@ -531,6 +571,13 @@ static void register_metrics(struct consumer *c, metrics_t *m)
 	    "TRIMMED answers: the offset was deleted by retention.", NULL);
 	c->m.bad_frames = metrics_counter(m, "triad_consumer_bad_frames_total",
 	    "Replies that did not validate.", NULL);
+	c->m.shielded = metrics_gauge(m, "triad_consumer_shielded",
+	    "Queue nodes not read during a failure cool-down.", NULL);
+	c->m.blocked = metrics_gauge(m, "triad_consumer_blocked",
+	    "Queue nodes blocked now (by name or campus).", NULL);
+	c->m.blocked_skips = metrics_counter(m,
+	    "triad_consumer_blocked_skips_total",
+	    "Nodes given up as readers because they became blocked.", NULL);
 }
 
 static int open_nodes(struct consumer *c, char *err)
@@ -602,6 +649,9 @@ void consumer_destroy(consumer_t **cp)
 		return;
 	for (int k = 0; c->nodes != NULL && k < c->nnodes; k++)
 		node_close(&c->nodes[k]);
+	/* What this consumer counted in shared gauges goes with it. */
+	gauge_part(c->m.shielded, &c->m.my_shielded, 0);
+	gauge_part(c->m.blocked, &c->m.my_blocked, 0);
 	dedupe_free(&c->dd);
 	buf_free(&c->req);
 	free(c->nodes);
@@ -669,6 +719,16 @@ int consumer_poll(consumer_t *c, int timeout_ms, consumer_fn fn, void *arg)
 	return ready == -1 ? -1 : (int)(c->delivered - start);
 }
 
+/* The gauge of blocked nodes, after any change of blocks. */
+static void count_blocked(struct consumer *c)
+{
+	int64_t k = 0;
+
+	for (int i = 0; i < c->nnodes; i++)
+		k += node_blocked(c, &c->nodes[i]);
+	gauge_part(c->m.blocked, &c->m.my_blocked, k);
+}
+
 int consumer_block_campus(consumer_t *c, const char *campus, int blocked)
 {
 	int ci = topo_campus_index(c->region, campus);
@@ -676,7 +736,37 @@ int consumer_block_campus(consumer_t *c, const char *campus, int blocked)
 	if (ci < 0)
 		return -1;
 	c->blocked[ci] = blocked != 0;
+	count_blocked(c);
 	return 0;
+}
+
+int consumer_block_node(consumer_t *c, const char *node, int blocked)
+{
+	assert(c != NULL && node != NULL);
+	for (int k = 0; k < c->nnodes; k++) {
+		if (strcmp(c->nodes[k].tn->name, node) != 0)
+			continue;
+		c->nodes[k].blocked = blocked != 0;
+		count_blocked(c);
+		return 0;
+	}
+	return -1;
+}
+
+int consumer_blocked(const consumer_t *c, int g, int i)
+{
+	const struct cnode *n = node_ref(c, g, i);
+
+	assert(n != NULL);
+	return node_blocked(c, n);
+}
+
+int consumer_shielded(const consumer_t *c, int g, int i)
+{
+	const struct cnode *n = node_ref(c, g, i);
+
+	assert(n != NULL);
+	return clock_mono_us() < n->failed_until;
 }
 
 uint64_t consumer_duplicates(const consumer_t *c)

@@ -74,6 +74,24 @@ int consumer_poll(consumer_t *c, int timeout_ms, consumer_fn fn, void *arg);
 /* Block or unblock a campus (by name): its nodes are not read. */
 int consumer_block_campus(consumer_t *c, const char *campus, int blocked);
 
+/*
+ * Block or unblock one queue node of the region by name (a block list
+ * entry naming the instance; added for issue 5): not read, like a node of
+ * a blocked campus; node and campus blocks are kept apart.  0 / -1 when
+ * the region has no such node.
+ */
+int consumer_block_node(consumer_t *c, const char *node, int blocked);
+
+/* Non-zero while node i of group g is blocked, by name or campus. */
+int consumer_blocked(const consumer_t *c, int g, int i);
+
+/*
+ * Non-zero while node i of group g is shielded: it failed (timeout, error,
+ * bad frame) and is not read until its shield_cooldown_ms has passed.
+ * The consumer shields after one failure: its group has a third node.
+ */
+int consumer_shielded(const consumer_t *c, int g, int i);
+
 /* Duplicates dropped and TRIMMED answers seen so far. */
 uint64_t consumer_duplicates(const consumer_t *c);
 uint64_t consumer_trimmed(const consumer_t *c);

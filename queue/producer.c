@@ -88,6 +88,7 @@ struct pnode {
 	uint32_t fails;        /* consecutive failures; an ack resets it */
 	int shielded;
 	uint64_t shield_until;
+	int blocked;           /* on the block list by name */
 	uint64_t opened_us;    /* socket (re)opened: connect still under way */
 	uint64_t gen;          /* bumped at every (re)open */
 	struct sent *ring;     /* unanswered sends, oldest first */
@@ -120,6 +121,8 @@ struct slot {
 struct producer_metrics {
 	struct metric *batches, *records, *failovers, *failed;
 	struct metric *shielded, *latency, *bad_frames;
+	struct metric *blocked, *blocked_skips;
+	int64_t my_blocked;    /* this producer's part of the gauge */
 };
 
 struct producer {
@@ -268,10 +271,15 @@ static void node_ok(struct pnode *n)
 	n->fails = 0;
 }
 
+static int node_blocked(const struct producer *p, const struct pnode *n)
+{
+	return n->blocked || p->blocked[n->campus];
+}
+
 /* Usable for a new attempt: not blocked, connected once, not shielded. */
 static int node_eligible(const struct producer *p, const struct pnode *n)
 {
-	return n->sock != NULL && !p->blocked[n->campus] && !n->shielded;
+	return n->sock != NULL && !node_blocked(p, n) && !n->shielded;
 }
 
 static unsigned eligible_mask(const struct producer *p, int g)
@@ -459,8 +467,11 @@ static int send_attempt(struct producer *p, struct slot *s, int g,
 	for (int i = 0; i < TOPO_GROUP_NODES; i++) {
 		struct pnode *n = node_at(p, g, i);
 
-		if (!(s->targets & (1u << i)))
+		if (!(s->targets & (1u << i))) {
+			if (!(s->acked & (1u << i)) && node_blocked(p, n))
+				count(p->m.blocked_skips, 1);
 			continue;
+		}
 		if (send_copy(n->sock, &msg) == -1) {
 			s->failed |= 1u << i;
 			send_failed(p, n, now);
@@ -821,6 +832,12 @@ static void register_metrics(struct producer *p, metrics_t *m)
 	    "Malformed or unexpected replies from queue nodes.", NULL);
 	p->m.shielded = metrics_gauge(m, "triad_producer_shielded",
 	    "Queue nodes shielded now.", NULL);
+	p->m.blocked = metrics_gauge(m, "triad_producer_blocked",
+	    "Queue nodes blocked now (by name or campus).", NULL);
+	p->m.blocked_skips = metrics_counter(m,
+	    "triad_producer_blocked_skips_total",
+	    "Sends not made because the node or its campus is blocked.",
+	    NULL);
 	p->m.latency = metrics_histogram(m,
 	    "triad_producer_ack_latency_seconds",
 	    "From sealing a batch to its second durable ack.", NULL);
@@ -975,6 +992,7 @@ void producer_destroy(producer_t **pp)
 			free(n->ring);
 		}
 	}
+	gauge_add(p->m.blocked, -p->m.my_blocked);
 	for (uint32_t k = 0; p->slots != NULL && k < p->nslots; k++)
 		buf_free(&p->slots[k].frame);
 	batch_builder_free(&p->bb);
@@ -1124,6 +1142,18 @@ unsigned producer_pending(const producer_t *p)
 	return p->nslots - p->nfree;
 }
 
+/* The gauge of blocked nodes, after any change of blocks. */
+static void count_blocked(struct producer *p)
+{
+	int64_t k = 0;
+
+	for (int g = 0; g < p->ngroups; g++)
+		for (int i = 0; i < TOPO_GROUP_NODES; i++)
+			k += node_blocked(p, node_at(p, g, i));
+	gauge_add(p->m.blocked, k - p->m.my_blocked);
+	p->m.my_blocked = k;
+}
+
 int producer_block_campus(producer_t *p, const char *campus, int blocked)
 {
 	int c = topo_campus_index(p->region, campus);
@@ -1131,7 +1161,31 @@ int producer_block_campus(producer_t *p, const char *campus, int blocked)
 	if (c < 0)
 		return -1;
 	p->blocked[c] = blocked != 0;
+	count_blocked(p);
 	return 0;
+}
+
+int producer_block_node(producer_t *p, const char *node, int blocked)
+{
+	assert(p != NULL && node != NULL);
+	for (int g = 0; g < p->ngroups; g++) {
+		for (int i = 0; i < TOPO_GROUP_NODES; i++) {
+			struct pnode *n = node_at(p, g, i);
+
+			if (strcmp(n->tn->name, node) != 0)
+				continue;
+			n->blocked = blocked != 0;
+			count_blocked(p);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int producer_blocked(const producer_t *p, int g, int i)
+{
+	assert(g >= 0 && g < p->ngroups && i >= 0 && i < TOPO_GROUP_NODES);
+	return node_blocked(p, &p->groups[g].nodes[i]);
 }
 
 int producer_shielded(const producer_t *p, int g, int i)

@@ -106,6 +106,17 @@ unsigned producer_pending(const producer_t *p);
 /* Block or unblock a campus of the region (by name).  0 / -1 unknown. */
 int producer_block_campus(producer_t *p, const char *campus, int blocked);
 
+/*
+ * Block or unblock one queue node of the region by name (a block list
+ * entry naming the instance; added for issue 5): it is skipped like a
+ * node of a blocked campus.  Node and campus blocks are kept apart, so
+ * lifting one leaves the other.  0 / -1 when the region has no such node.
+ */
+int producer_block_node(producer_t *p, const char *node, int blocked);
+
+/* Non-zero while node i of group g is blocked, by name or campus. */
+int producer_blocked(const producer_t *p, int g, int i);
+
 /* Non-zero while the producer shields node index i of group g. */
 int producer_shielded(const producer_t *p, int g, int i);
 

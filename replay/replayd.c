@@ -66,6 +66,18 @@
  * committed entry is on two of them, so it counts most bytes twice).  The
  * lag gauges are 0 while the daemon stands by.
  *
+ * Blocks (blocks.h, DESIGN.md section 8).  Every BLOCKS_EVERY_MS the
+ * daemon loads the block list in force from its own database (between
+ * rounds, so nothing staged is in the way).  Queue nodes of other regions
+ * that are blocked, by name or through their campus, are not read: the
+ * consumer reads the other two of their group.  When this replayer is
+ * blocked itself, by name or through its campus, it drops its consumers
+ * and releases the replay lock at once, so a standby of another campus
+ * takes over within its LOCK_RETRY_MS; it stands by, without trying the
+ * lock, until the block is lifted or lapses.  If the list cannot be read
+ * (database down), the daemon keeps honouring the entries it knew until
+ * they expire by its own clock.
+ *
  * Signals.  SIGTERM and SIGINT: finish the round under way (its
  * transaction commits or rolls back as usual), exit 0.  SIGHUP is ignored
  * (the topology is read once; restart to change it).
@@ -91,6 +103,7 @@
 #include <zmq.h>
 
 #include "apply.h"
+#include "blocks.h"
 #include "buf.h"
 #include "clock.h"
 #include "consumer.h"
@@ -120,8 +133,15 @@
 #define BACKOFF_MAX_MS 5000
 #define MAX_IDENTITY 256     /* ZeroMQ routing ids are at most 255 bytes */
 #define STAT_BURST 16        /* STAT requests answered per visit */
+/*
+ * Block list reloads.  Half a second, so that a block reaches the daemon
+ * well within the second DESIGN.md promises, and the lock a blocked
+ * daemon releases is taken by a standby within about LOCK_RETRY_MS more.
+ */
+#define BLOCKS_EVERY_MS 500
 
 #define LOCK_SQL "SELECT pg_try_advisory_lock(hashtext('triad-replayd'))"
+#define UNLOCK_SQL "SELECT pg_advisory_unlock(hashtext('triad-replayd'))"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -158,6 +178,7 @@ struct replayd_metrics {
 	struct metric *applied, *duplicates;
 	struct metric *txns, *db_errors, *apply_lat;
 	struct metric *round_changes;
+	struct metric *blocks, *blocks_errors, *blocked;
 };
 
 struct replayd {
@@ -186,6 +207,11 @@ struct replayd {
 	apply_t *ap;
 	struct apply_source *asrc; /* scratch for apply_commit() */
 	sigset_t stopsigs;
+	blockset_t *blocks;    /* the block list in force, as last loaded */
+	uint64_t blocks_due_ms; /* next reload */
+	uint64_t blocks_version;
+	int blocks_failing;    /* the last load failed (logged once) */
+	int self_blocked;      /* this replayer is blocked */
 };
 
 static void usage(FILE *f)
@@ -314,8 +340,17 @@ static int register_metrics(struct replayd *r)
 	    "Time of one apply transaction, BEGIN to COMMIT.", NULL);
 	rm->round_changes = metrics_gauge(m, "triad_replay_last_round_changes",
 	    "Changes in the last apply transaction that had any.", NULL);
+	rm->blocks = metrics_gauge(m, "triad_blocks_in_force",
+	    "Entries of the block list in force, as last loaded.", NULL);
+	rm->blocks_errors = metrics_counter(m,
+	    "triad_blocks_load_errors_total",
+	    "Block list loads that failed (the last list known is kept).",
+	    NULL);
+	rm->blocked = metrics_gauge(m, "triad_replay_blocked",
+	    "1 while this replayer is blocked (standing by).", NULL);
 	if (!rm->active || !rm->applied || !rm->duplicates || !rm->txns ||
-	    !rm->db_errors || !rm->apply_lat || !rm->round_changes)
+	    !rm->db_errors || !rm->apply_lat || !rm->round_changes ||
+	    !rm->blocks || !rm->blocks_errors || !rm->blocked)
 		return -1;
 	for (int i = 0; i < r->nsrc; i++)
 		if (register_source_metrics(r, &r->src[i]) == -1)
@@ -582,6 +617,117 @@ static int acquire(struct replayd *r)
 	return 1;
 }
 
+/* Blocks ----------------------------------------------------------------- */
+
+/* Tell the consumers which queue nodes are blocked, by name or campus. */
+static void apply_blocks(struct replayd *r)
+{
+	for (int k = 0; k < r->nsrc; k++) {
+		struct source *s = &r->src[k];
+
+		if (s->cons == NULL)
+			continue;
+		for (int g = 0; g < s->region->ngroups; g++) {
+			const struct topo_group *gr = &s->region->groups[g];
+
+			for (int i = 0; i < TOPO_GROUP_NODES; i++)
+				consumer_block_node(s->cons, gr->nodes[i].name,
+				    blockset_node(r->blocks, r->topo,
+				    &gr->nodes[i]));
+		}
+	}
+}
+
+/* The entry blocking this replayer, for the log; NULL when none. */
+static const struct block *blocking_me(const struct replayd *r)
+{
+	const char *region = r->home->name;
+
+	for (size_t i = 0; i < blockset_count(r->blocks); i++) {
+		const struct block *b = blockset_get(r->blocks, i);
+
+		if (strcmp(b->region, region) == 0 &&
+		    (strcmp(b->campus, r->me->campus) == 0 ||
+		    strcmp(b->instance, r->me->name) == 0))
+			return b;
+	}
+	return NULL;
+}
+
+/*
+ * Give the replay lock up: drop the consumers (nothing is staged between
+ * rounds) and unlock.  When the unlock cannot be sent, the session is
+ * replaced instead, which releases the lock as surely.
+ */
+static void give_up_lock(struct replayd *r)
+{
+	char err[TRIAD_ERRLEN];
+
+	if (r->active)
+		deactivate(r);
+	if (!r->locked)
+		return;
+	if (db_exec(r->db, UNLOCK_SQL, NULL, 0, err) == -1) {
+		log_warnx("could not release the replay lock (%s); "
+		    "closing the session instead", err);
+		if (db_reconnect(r->db, err) == -1)
+			log_warnx("could not reconnect to the database: %s",
+			    err);
+	}
+	r->locked = 0;
+	r->standby_logged = 0;
+	metric_set(r->m.active, 0);
+	log_info("released the replay lock of region %s", r->home->name);
+}
+
+/*
+ * Reload the block list when due and act on it.  Between rounds only.
+ */
+static void blocks_tick(struct replayd *r)
+{
+	char err[TRIAD_ERRLEN];
+	uint64_t now = clock_mono_ms();
+	const struct block *b;
+	int blocked;
+
+	if (now < r->blocks_due_ms)
+		return;
+	r->blocks_due_ms = now + BLOCKS_EVERY_MS;
+	if (db_alive(r->db) && blocks_load(r->db, r->blocks, err) == 0) {
+		if (r->blocks_failing)
+			log_info("block list read again");
+		r->blocks_failing = 0;
+	} else {
+		metric_add(r->m.blocks_errors, 1);
+		if (!r->blocks_failing)
+			log_warnx("could not read the block list: %s; keeping "
+			    "the entries known until they expire",
+			    db_alive(r->db) ? err : "no database connection");
+		r->blocks_failing = 1;
+		blockset_prune(r->blocks, (int64_t)clock_wall_us());
+	}
+	metric_set(r->m.blocks, (int64_t)blockset_count(r->blocks));
+	if (blockset_version(r->blocks) != r->blocks_version) {
+		r->blocks_version = blockset_version(r->blocks);
+		log_info("block list changed: %zu entries in force",
+		    blockset_count(r->blocks));
+	}
+	apply_blocks(r);
+	blocked = blockset_node(r->blocks, r->topo, r->me);
+	if (blocked && !r->self_blocked) {
+		b = blocking_me(r);
+		log_warnx("replayer %s is blocked (%s, by %s): standing by",
+		    r->me->name, b != NULL ? b->reason : "?",
+		    b != NULL ? b->set_by : "?");
+	} else if (!blocked && r->self_blocked) {
+		log_info("replayer %s is no longer blocked", r->me->name);
+	}
+	r->self_blocked = blocked;
+	metric_set(r->m.blocked, blocked);
+	if (blocked)
+		give_up_lock(r);
+}
+
 /* Rounds ----------------------------------------------------------------- */
 
 /*
@@ -776,6 +922,15 @@ static int run(struct replayd *r)
 	while (!stop_requested) {
 		int rc;
 
+		blocks_tick(r);
+		if (r->self_blocked) {
+			/* Standing by; reconnect meanwhile if need be. */
+			if (!db_alive(r->db) && db_reconnect(r->db, err) == -1)
+				backoff(r);
+			else
+				nap(r, BLOCKS_EVERY_MS);
+			continue;
+		}
 		if (!r->locked && !acquire(r))
 			continue;
 		if (!r->active) {
@@ -790,6 +945,7 @@ static int run(struct replayd *r)
 				backoff(r);
 				continue;
 			}
+			apply_blocks(r);
 		}
 		if (gather(r) == -1)
 			return -1;
@@ -898,7 +1054,8 @@ static int setup(struct replayd *r, char *err)
 		return -1;
 	r->ap = apply_new(&al);
 	r->metrics = metrics_new();
-	if (r->ap == NULL || r->metrics == NULL) {
+	r->blocks = blockset_new(err);
+	if (r->ap == NULL || r->metrics == NULL || r->blocks == NULL) {
 		snprintf(err, TRIAD_ERRLEN, "out of memory");
 		return -1;
 	}
@@ -941,6 +1098,7 @@ static void teardown(struct replayd *r)
 	if (r->zctx != NULL)
 		zmq_ctx_term(r->zctx);
 	apply_destroy(&r->ap);
+	blockset_destroy(&r->blocks);
 	metrics_destroy(&r->metrics);
 	buf_free(&r->tx);
 }

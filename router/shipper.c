@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "blocks.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
@@ -82,6 +83,7 @@ struct ship_metrics {
 
 struct shipper {
 	const struct topo *t;
+	const struct topo_region *region;
 	store_t *st;
 	producer_t *prod;
 	shipper_release_fn fn;
@@ -172,6 +174,7 @@ shipper_t *shipper_new(void *zctx, const struct topo *t, const char *region,
 		return NULL;
 	}
 	s->t = t;
+	s->region = topo_region(t, region);
 	s->st = st;
 	s->fn = fn;
 	s->arg = arg;
@@ -619,4 +622,32 @@ int shipper_poll(shipper_t *s, int timeout_ms)
 		fill_stream(s, 1, now);
 	metric_set(s->m.inflight, s->inflight);
 	return 0;
+}
+
+/* Is node blocked by an entry naming it (not through its campus)? */
+static int named(const blockset_t *set, const char *region, const char *node)
+{
+	for (size_t i = 0; i < blockset_count(set); i++) {
+		const struct block *b = blockset_get(set, i);
+
+		if (b->instance[0] != '\0' && strcmp(b->region, region) == 0 &&
+		    strcmp(b->instance, node) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void shipper_set_blocks(shipper_t *s, const blockset_t *set)
+{
+	const struct topo_region *r;
+
+	assert(s != NULL && set != NULL && s->region != NULL);
+	r = s->region;
+	for (int c = 0; c < TOPO_CAMPUSES; c++)
+		producer_block_campus(s->prod, r->campuses[c],
+		    blockset_campus(set, r->name, r->campuses[c]));
+	for (int g = 0; g < r->ngroups; g++)
+		for (int i = 0; i < TOPO_GROUP_NODES; i++)
+			producer_block_node(s->prod, r->groups[g].nodes[i].name,
+			    named(set, r->name, r->groups[g].nodes[i].name));
 }

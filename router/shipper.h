@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 
+#include "blocks.h"
 #include "metrics.h"
 #include "store.h"
 #include "topo.h"
@@ -64,5 +65,14 @@ int shipper_poll(shipper_t *s, int timeout_ms);
 
 /* Batches in flight. */
 unsigned shipper_inflight(const shipper_t *s);
+
+/*
+ * Take the block list (blocks.h; the router loads it about once a second)
+ * into the producer: queue nodes of this region blocked by name or through
+ * their campus get no new appends; with one node of a group blocked a
+ * batch needs the acks of both others.  Entries of other regions are
+ * ignored.  Call it after every load, changed or not: it is cheap.
+ */
+void shipper_set_blocks(shipper_t *s, const blockset_t *set);
 
 #endif

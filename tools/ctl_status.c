@@ -11,13 +11,23 @@
  * triad_replay_lag_seconds and triad_replay_lag_bytes, one series per
  * source region (label source).  The databases are asked directly
  * (common/db.h): reachable, and at which schema version.
+ *
+ * Blocks (blocks.h).  `status` reads the block list in force from every
+ * region's database, marks each queue node, router and replayer that is
+ * blocked (by name or through its campus, by its own region's list, which
+ * is the one its region's daemons honour) as "up, blocked", and ends with
+ * a table of the entries, each shown once with the regions whose database
+ * holds it.  A blocked replayer says so itself too (triad_replay_blocked).
+ * Blocks are intended, so they do not make status fail.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "ctl.h"
 #include "db.h"
@@ -288,15 +298,71 @@ int cmd_stat(const struct cmd *c, int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* The block lists of the regions' databases, NULL where unreadable. */
+struct status_blocks {
+	blockset_t *set[TOPO_MAX_REGIONS];
+	const struct topo *t;
+};
+
+static void blocks_read(cluster_t *cl, struct status_blocks *sb)
+{
+	const struct topo *t = cluster_topo(cl);
+	char err[TRIAD_ERRLEN];
+
+	memset(sb, 0, sizeof(*sb));
+	sb->t = t;
+	for (int r = 0; r < t->nregions; r++) {
+		db_t *db;
+
+		if (t->regions[r].postgres[0] == '\0')
+			continue;
+		db = db_connect(t->regions[r].postgres, "triadctl status",
+		    err);
+		if (db == NULL)
+			continue;	/* status_databases() says it is down */
+		sb->set[r] = blockset_new(err);
+		if (sb->set[r] != NULL &&
+		    blocks_load(db, sb->set[r], err) == -1) {
+			/* An old schema, say: shown as unknown. */
+			printf("region %s: could not read the block list: %s\n",
+			    t->regions[r].name, err);
+			blockset_destroy(&sb->set[r]);
+		}
+		db_close(&db);
+	}
+}
+
+static void blocks_free(struct status_blocks *sb)
+{
+	for (int r = 0; r < TOPO_MAX_REGIONS; r++)
+		blockset_destroy(&sb->set[r]);
+}
+
+/*
+ * Is n blocked, by its own region's list (else the first list read: every
+ * region holds the whole list)?
+ */
+static int node_is_blocked(const struct status_blocks *sb,
+    const struct topo_node *n)
+{
+	const blockset_t *s = sb->set[n->region];
+
+	for (int r = 0; s == NULL && r < sb->t->nregions; r++)
+		s = sb->set[r];
+	return s != NULL && blockset_node(s, sb->t, n);
+}
+
 /* The cells a node's row starts with: name, campus, state, pid, address. */
 static void node_cells(struct ctl_row *row, cluster_t *cl,
-    const struct topo_node *n, int up, const char *address)
+    const struct status_blocks *sb, const struct topo_node *n, int up,
+    const char *address)
 {
 	pid_t pid = cluster_pid(cl, n->name);
 
 	ctl_cell(row, 0, "%s", n->name);
 	ctl_cell(row, 1, "%s", n->campus);
-	ctl_cell(row, 2, "%s", up ? "up" : "down");
+	ctl_cell(row, 2, "%s%s", up ? "up" : "down",
+	    node_is_blocked(sb, n) ? ", blocked" : "");
 	if (pid > 0)
 		ctl_cell(row, 3, "%ld", (long)pid);
 	else
@@ -318,8 +384,9 @@ static void gauge_cell(struct ctl_row *row, int k, const struct buf *text,
 }
 
 /* One queue node's row: 0 when it answered STAT, -1 when it did not. */
-static int queue_row(cluster_t *cl, const struct topo_node *n,
-    int timeout_ms, struct ctl_row *row, struct buf *text)
+static int queue_row(cluster_t *cl, const struct status_blocks *sb,
+    const struct topo_node *n, int timeout_ms, struct ctl_row *row,
+    struct buf *text)
 {
 	static const char *const gauges[] = { "triad_queue_log_start_offset",
 		"triad_queue_log_durable_offset", "triad_queue_segments" };
@@ -328,7 +395,7 @@ static int queue_row(cluster_t *cl, const struct topo_node *n,
 
 	buf_reset(text);
 	up = cluster_stat(cl, n->name, timeout_ms, text, err) == 0;
-	node_cells(row, cl, n, up, n->endpoint);
+	node_cells(row, cl, sb, n, up, n->endpoint);
 	for (int k = 0; k < 3; k++) {
 		if (up)
 			gauge_cell(row, 5 + k, text, gauges[k]);
@@ -352,7 +419,8 @@ static struct ctl_row *table_new(int n, const char *const *heads, int ncols)
 }
 
 /* Queue nodes: one row each.  Returns how many did not answer. */
-static int status_queue(cluster_t *cl, int timeout_ms, struct buf *text)
+static int status_queue(cluster_t *cl, const struct status_blocks *sb,
+    int timeout_ms, struct buf *text)
 {
 	static const char *const heads[] = { "NODE", "CAMPUS", "STATE", "PID",
 		"ENDPOINT", "START", "DURABLE", "SEGMENTS" };
@@ -372,8 +440,8 @@ static int status_queue(cluster_t *cl, int timeout_ms, struct buf *text)
 			const struct topo_group *grp = &t->regions[r].groups[g];
 
 			for (int i = 0; i < TOPO_GROUP_NODES; i++)
-				if (queue_row(cl, &grp->nodes[i], timeout_ms,
-				    &rows[nrows++], text) == -1)
+				if (queue_row(cl, sb, &grp->nodes[i],
+				    timeout_ms, &rows[nrows++], text) == -1)
 					down++;
 		}
 	ctl_table_print(rows, nrows, 8, 1u << 3 | 1u << 5 | 1u << 6 | 1u << 7);
@@ -437,7 +505,8 @@ static int status_databases(cluster_t *cl)
 }
 
 /* Routers (STAT over ZeroMQ) and replayers (metrics).  Failures. */
-static int status_daemons(cluster_t *cl, int timeout_ms, struct buf *text)
+static int status_daemons(cluster_t *cl, const struct status_blocks *sb,
+    int timeout_ms, struct buf *text)
 {
 	static const char *const heads[] = { "NODE", "CAMPUS", "STATE", "PID",
 		"ADDRESS", "ROLE", "LAG" };
@@ -468,7 +537,7 @@ static int status_daemons(cluster_t *cl, int timeout_ms, struct buf *text)
 			buf_reset(text);
 			up = cluster_stat(cl, nd->name, timeout_ms, text,
 			    err) == 0;
-			node_cells(row, cl, nd, up, nd->endpoint);
+			node_cells(row, cl, sb, nd, up, nd->endpoint);
 			ctl_cell(row, 5, "router");
 			ctl_cell(row, 6, "-");
 			if (!up)
@@ -481,7 +550,7 @@ static int status_daemons(cluster_t *cl, int timeout_ms, struct buf *text)
 			double lag = 0;
 
 			replayer_ask(cl, nd, timeout_ms, &ri, text);
-			node_cells(row, cl, nd, ri.answered, nd->metrics);
+			node_cells(row, cl, sb, nd, ri.answered, nd->metrics);
 			ctl_cell(row, 5, "%s", !ri.answered ? "-" : ri.active ?
 			    "active" : "standby");
 			for (int s = 0; s < ri.nsources; s++)
@@ -510,8 +579,105 @@ static int status_daemons(cluster_t *cl, int timeout_ms, struct buf *text)
 	return bad;
 }
 
+/* Two entries (of two regions' lists) are the same block. */
+static int same_block(const struct block *a, const struct block *b)
+{
+	return strcmp(a->region, b->region) == 0 &&
+	    strcmp(a->campus, b->campus) == 0 &&
+	    strcmp(a->instance, b->instance) == 0 &&
+	    strcmp(a->reason, b->reason) == 0 &&
+	    strcmp(a->set_by, b->set_by) == 0 && a->drill == b->drill;
+}
+
+/* Seconds as "2h03m", "4m10s", "9s". */
+static void left_text(char *out, size_t cap, int64_t s)
+{
+	if (s >= 3600)
+		snprintf(out, cap, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(out, cap, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else
+		snprintf(out, cap, "%llds", (long long)s);
+}
+
+/*
+ * The entries in force, each once, with the regions holding it and the
+ * latest expiry among them.
+ */
+static void status_blocks(const struct status_blocks *sb)
+{
+	static const char *const heads[] = { "BLOCKED", "REASON", "SET_BY",
+		"DRILL", "LEFT", "HELD_IN" };
+	const struct topo *t = sb->t;
+	const struct block **seen = NULL;
+	struct ctl_row *rows = NULL;
+	int64_t now = (int64_t)clock_wall_us();
+	size_t total = 0, n = 0;
+
+	for (int r = 0; r < t->nregions; r++)
+		if (sb->set[r] != NULL)
+			total += blockset_count(sb->set[r]);
+	putchar('\n');
+	if (total == 0) {
+		printf("no blocks in force\n");
+		return;
+	}
+	seen = calloc(total, sizeof(*seen));
+	rows = calloc(total + 1, sizeof(*rows));
+	if (seen == NULL || rows == NULL) {
+		fprintf(stderr, "triadctl status: out of memory\n");
+		goto out;
+	}
+	ctl_heads(&rows[0], heads, 6);
+	for (int r = 0; r < t->nregions; r++) {
+		for (size_t i = 0; sb->set[r] != NULL &&
+		    i < blockset_count(sb->set[r]); i++) {
+			const struct block *b = blockset_get(sb->set[r], i);
+			struct ctl_row *row;
+			char left[32];
+			size_t k;
+
+			for (k = 0; k < n && !same_block(seen[k], b); k++)
+				;
+			row = &rows[k + 1];
+			if (k == n) {
+				seen[n++] = b;
+				if (b->campus[0] != '\0')
+					ctl_cell(row, 0, "%s/%s", b->region,
+					    b->campus);
+				else
+					ctl_cell(row, 0, "%s", b->instance);
+				ctl_cell(row, 1, "%s", b->reason);
+				ctl_cell(row, 2, "%s", b->set_by);
+				ctl_cell(row, 3, "%s", b->drill ? "yes" : "no");
+				ctl_cell(row, 5, "%s", t->regions[r].name);
+			} else {
+				char held[sizeof(row->cells[5])];
+
+				snprintf(held, sizeof(held), "%s",
+				    row->cells[5]);
+				ctl_cell(row, 5, "%s,%s", held,
+				    t->regions[r].name);
+				if (b->expires_us < seen[k]->expires_us)
+					continue;
+				seen[k] = b;
+			}
+			left_text(left, sizeof(left), b->expires_us > now ?
+			    (b->expires_us - now + 999999) / 1000000 : 0);
+			ctl_cell(row, 4, "%s", left);
+		}
+	}
+	ctl_table_print(rows, (int)n + 1, 6, 1u << 4);
+out:
+	free(seen);
+	free(rows);
+}
+
 int cmd_status(const struct cmd *c, int argc, char **argv)
 {
+	struct status_blocks sb;
 	struct status_opts o = { 0 };
 	struct buf text = { 0 };
 	cluster_t *cl;
@@ -525,9 +691,12 @@ int cmd_status(const struct cmd *c, int argc, char **argv)
 	cl = ctl_open_cluster(c, &o.a);
 	if (cl == NULL)
 		return 1;
-	bad = status_queue(cl, o.timeout_ms, &text);
+	blocks_read(cl, &sb);
+	bad = status_queue(cl, &sb, o.timeout_ms, &text);
 	bad += status_databases(cl);
-	bad += status_daemons(cl, o.timeout_ms, &text);
+	bad += status_daemons(cl, &sb, o.timeout_ms, &text);
+	status_blocks(&sb);
+	blocks_free(&sb);
 	buf_free(&text);
 	cluster_destroy(&cl);
 	return bad == 0 ? 0 : 1;
