@@ -23,9 +23,12 @@
  * clock; blocks_load() returns only those, so a lapsed block vanishes from
  * every daemon at the next load without anyone deleting it.
  *
- * Versions.  blocks_version is a hash of the entries in force (ids and
- * expiry), the same in every region that holds the same list; 0 means
- * "no entry".  It changes when an entry is added, removed or lapses.
+ * Versions.  blockset_version() is a hash of the entries in force (ids
+ * and expiry, in id order); 0 means "no entry".  It changes when an entry
+ * is added, removed or lapses.  Ids come from each region's database, so
+ * two regions holding the same blocks have different versions: a client
+ * compares versions only with the region it talks to, and fetches the
+ * list again when it changes region.
  *
  * Only blocks.c knows the table; it talks to PostgreSQL through db.h.
  */
