@@ -109,6 +109,7 @@
 #include "consumer.h"
 #include "curve.h"
 #include "db.h"
+#include "entry.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -154,7 +155,7 @@ static void on_signal(int sig)
 struct replayd;
 
 struct source_metrics {
-	struct metric *lag_s, *lag_bytes;
+	struct metric *lag_s, *lag_bytes, *lag_records;
 	struct metric *entries, *changes;
 	struct metric *bad_batches, *bad_changes;
 };
@@ -169,7 +170,9 @@ struct source {
 	struct apply_offset *moved; /* scratch for apply_commit() */
 	uint64_t last_write_us;     /* newest entry applied (committed) */
 	/* This round, not yet applied. */
-	uint64_t entries, changes, max_ts_us;
+	uint64_t entries, changes, max_ts_us, log_bytes;
+	/* Applied so far: what a change costs in the queue's log. */
+	uint64_t log_bytes_done, changes_done;
 	struct source_metrics m;
 };
 
@@ -307,6 +310,10 @@ static int register_source_metrics(struct replayd *r, struct source *s)
 	    "is to be read; 0 when caught up or standing by.", l);
 	sm->lag_bytes = metrics_gauge(m, "triad_replay_lag_bytes",
 	    "Bytes not read yet, summed over the queue nodes being read.", l);
+	sm->lag_records = metrics_gauge(m, "triad_replay_lag_records",
+	    "Changes not applied yet, estimated: the bytes not read of each "
+	    "group (the node furthest behind of the two read) over the log "
+	    "bytes per change applied so far.", l);
 	sm->entries = metrics_counter(m, "triad_replay_entries_total",
 	    "Queue entries (batches) applied.", l);
 	sm->changes = metrics_counter(m, "triad_replay_records_total",
@@ -316,7 +323,8 @@ static int register_source_metrics(struct replayd *r, struct source *s)
 	sm->bad_changes = metrics_counter(m, "triad_replay_bad_changes_total",
 	    "Changes skipped because they did not decode or were "
 	    "impossible.", l);
-	return sm->lag_s && sm->lag_bytes && sm->entries && sm->changes &&
+	return sm->lag_s && sm->lag_bytes && sm->lag_records &&
+	    sm->entries && sm->changes &&
 	    sm->bad_batches && sm->bad_changes ? 0 : -1;
 }
 
@@ -358,6 +366,27 @@ static int register_metrics(struct replayd *r)
 	return 0;
 }
 
+/*
+ * Changes in bytes of a source's log not read yet.  The queue counts
+ * bytes, not records, so the estimate uses what a change has cost in the
+ * log so far (entry headers included; batches are compressed); before
+ * anything was applied, one change per entry header's worth at least.
+ */
+static int64_t records_behind(const struct source *s, uint64_t bytes)
+{
+	double per, n;
+
+	if (bytes == 0)
+		return 0;
+	if (s->changes_done == 0)
+		return 1;
+	per = (double)s->log_bytes_done / (double)s->changes_done;
+	n = (double)bytes / (per < 1 ? 1 : per);
+	if (n < 1)
+		return 1;	/* something is behind */
+	return n >= (double)INT64_MAX ? INT64_MAX : (int64_t)(n + 0.5);
+}
+
 /* Lag of every source, from the consumers' offsets and durable ends. */
 static void refresh_lag(struct replayd *r)
 {
@@ -365,16 +394,19 @@ static void refresh_lag(struct replayd *r)
 
 	for (int k = 0; k < r->nsrc; k++) {
 		struct source *s = &r->src[k];
-		uint64_t bytes = 0;
+		uint64_t bytes = 0, group_bytes = 0;
 		int caught_up = 1;
 
 		if (!r->active) {
 			metric_set(s->m.lag_s, 0);
 			metric_set(s->m.lag_bytes, 0);
+			metric_set(s->m.lag_records, 0);
 			continue;
 		}
 		for (int g = 0; g < s->region->ngroups; g++) {
 			int rd[2];
+
+			uint64_t most = 0;
 
 			consumer_reading(s->cons, g, &rd[0], &rd[1]);
 			if (rd[0] < 0)
@@ -389,9 +421,14 @@ static void refresh_lag(struct replayd *r)
 				if (end > off) {
 					bytes += end - off;
 					caught_up = 0;
+					if (end - off > most)
+						most = end - off;
 				}
 			}
+			/* Both nodes hold the same entries: count one copy. */
+			group_bytes += most;
 		}
+		metric_set(s->m.lag_records, records_behind(s, group_bytes));
 		metric_set(s->m.lag_bytes, bytes > INT64_MAX ? INT64_MAX :
 		    (int64_t)bytes);
 		behind += bytes;
@@ -496,7 +533,7 @@ static void deactivate(struct replayd *r)
 		struct source *s = &r->src[k];
 
 		consumer_destroy(&s->cons);
-		s->entries = s->changes = s->max_ts_us = 0;
+		s->entries = s->changes = s->max_ts_us = s->log_bytes = 0;
 	}
 	apply_reset(r->ap);
 	r->active = 0;
@@ -535,7 +572,7 @@ static int activate(struct replayd *r, char *err)
 		for (int n = 0; n < s->nnodes; n++)
 			consumer_set_offset(s->cons, n / TOPO_GROUP_NODES,
 			    n % TOPO_GROUP_NODES, s->committed[n]);
-		s->entries = s->changes = s->max_ts_us = 0;
+		s->entries = s->changes = s->max_ts_us = s->log_bytes = 0;
 	}
 	r->active = 1;
 	metric_set(r->m.active, 1);
@@ -777,6 +814,7 @@ static int on_entry(void *arg, const struct consumer_entry *e)
 	}
 	s->entries++;
 	s->changes += res.staged;
+	s->log_bytes += ENTRY_HDR_LEN + (uint64_t)e->len;
 	if (e->ts_us > s->max_ts_us)
 		s->max_ts_us = e->ts_us;
 	return round_full(r) ? -1 : 0;
@@ -885,9 +923,11 @@ static int commit_round(struct replayd *r, char *err)
 			    as->offsets[j].node] = as->offsets[j].offset;
 		metric_add(s->m.entries, s->entries);
 		metric_add(s->m.changes, s->changes);
+		s->log_bytes_done += s->log_bytes;
+		s->changes_done += s->changes;
 		if (s->max_ts_us > s->last_write_us)
 			s->last_write_us = s->max_ts_us;
-		s->entries = s->changes = s->max_ts_us = 0;
+		s->entries = s->changes = s->max_ts_us = s->log_bytes = 0;
 	}
 	log_debug("applied %" PRIu64 " entries, %" PRIu64 " changes (%" PRIu64
 	    " rows changed)", entries, staged, applied);

@@ -8,7 +8,8 @@
  * /metrics over HTTP; cluster_stat() does either and hands back Prometheus
  * text.  A replay daemon is "active" when it holds its region's replay
  * lock (triad_replay_active > 0); its lag comes from
- * triad_replay_lag_seconds and triad_replay_lag_bytes, one series per
+ * triad_replay_lag_seconds, _records (an estimate: the queue counts bytes)
+ * and _bytes, one series per
  * source region (label source).  The databases are asked directly
  * (common/db.h): reachable, and at which schema version.
  *
@@ -91,6 +92,7 @@ struct replayer_info {
 		char name[TRIAD_NAMELEN];
 		double seconds;
 		double bytes;    /* < 0: not reported */
+		double records;  /* < 0: not reported */
 	} src[TOPO_MAX_REGIONS];
 	char err[TRIAD_ERRLEN];
 };
@@ -115,6 +117,7 @@ static struct lag_src *lag_source(struct replayer_info *ri,
 	s = &ri->src[ri->nsources++];
 	snprintf(s->name, sizeof(s->name), "%s", source);
 	s->bytes = -1;
+	s->records = -1;
 	return s;
 }
 
@@ -137,6 +140,15 @@ static int lag_bytes_cb(void *arg, const char *labels, double v)
 	return 0;
 }
 
+static int lag_records_cb(void *arg, const char *labels, double v)
+{
+	struct lag_src *s = lag_source(arg, labels, 0);
+
+	if (s != NULL)
+		s->records = v;
+	return 0;
+}
+
 /* Ask one replayer for its metrics (HTTP GET /metrics). */
 static void replayer_ask(cluster_t *cl, const struct topo_node *n,
     int timeout_ms, struct replayer_info *ri, struct buf *text)
@@ -155,6 +167,8 @@ static void replayer_ask(cluster_t *cl, const struct topo_node *n,
 	    "triad_replay_lag_seconds", lag_seconds_cb, ri);
 	ctl_prom_each((const char *)text->data, text->len,
 	    "triad_replay_lag_bytes", lag_bytes_cb, ri);
+	ctl_prom_each((const char *)text->data, text->len,
+	    "triad_replay_lag_records", lag_records_cb, ri);
 }
 
 /*
@@ -197,9 +211,10 @@ void ctl_lag_summary(cluster_t *cl, char *out, size_t cap)
 			continue;
 		}
 		for (int i = 0; i < ri.nsources && rc == 0; i++)
-			rc = buf_printf(&line, "%s%s<-%s %.1fs",
+			rc = buf_printf(&line, "%s%s<-%s %.1fs ~%.0f rec",
 			    line.len > 0 ? ", " : "", name, ri.src[i].name,
-			    ri.src[i].seconds);
+			    ri.src[i].seconds, ri.src[i].records > 0 ?
+			    ri.src[i].records : 0);
 	}
 	snprintf(out, cap, "%.*s", (int)(line.len < cap ? line.len : cap - 1),
 	    line.len > 0 ? (const char *)line.data : "");
@@ -226,8 +241,8 @@ int cmd_lag(const struct cmd *c, int argc, char **argv)
 	if (cl == NULL)
 		return 1;
 	t = cluster_topo(cl);
-	printf("%-8s %-8s %-12s %12s %14s\n", "REGION", "SOURCE", "REPLAYER",
-	    "LAG_SECONDS", "LAG_BYTES");
+	printf("%-8s %-8s %-12s %12s %12s %14s\n", "REGION", "SOURCE",
+	    "REPLAYER", "LAG_SECONDS", "LAG_RECORDS", "LAG_BYTES");
 	for (int r = 0; r < t->nregions; r++) {
 		const struct topo_region *reg = &t->regions[r];
 
@@ -236,27 +251,32 @@ int cmd_lag(const struct cmd *c, int argc, char **argv)
 		shown++;
 		if (!region_active_replayer(cl, r, o.timeout_ms, &ri,
 		    &text)) {
-			printf("%-8s %-8s %-12s %12s %14s  no active replayer"
-			    "%s%s\n", reg->name, "-", "-", "-", "-",
+			printf("%-8s %-8s %-12s %12s %12s %14s  no active "
+			    "replayer%s%s\n", reg->name, "-", "-", "-", "-", "-",
 			    ri.err[0] != '\0' ? ": " : "", ri.err);
 			rc = 1;
 			continue;
 		}
 		if (ri.nsources == 0)
-			printf("%-8s %-8s %-12s %12s %14s  (no source "
+			printf("%-8s %-8s %-12s %12s %12s %14s  (no source "
 			    "reported yet)\n", reg->name, "-", ri.node->name,
-			    "-", "-");
+			    "-", "-", "-");
 		for (int i = 0; i < ri.nsources; i++) {
-			char bytes[32];
+			char bytes[32], recs[32];
 
 			if (ri.src[i].bytes >= 0)
 				snprintf(bytes, sizeof(bytes), "%.0f",
 				    ri.src[i].bytes);
 			else
 				snprintf(bytes, sizeof(bytes), "-");
-			printf("%-8s %-8s %-12s %12.3f %14s\n", reg->name,
-			    ri.src[i].name, ri.node->name, ri.src[i].seconds,
-			    bytes);
+			if (ri.src[i].records >= 0)
+				snprintf(recs, sizeof(recs), "~%.0f",
+				    ri.src[i].records);
+			else
+				snprintf(recs, sizeof(recs), "-");
+			printf("%-8s %-8s %-12s %12.3f %12s %14s\n",
+			    reg->name, ri.src[i].name, ri.node->name,
+			    ri.src[i].seconds, recs, bytes);
 		}
 	}
 	if (shown == 0)

@@ -576,6 +576,40 @@ static const char *active_replayer(struct rx *x, const char *region)
 	return NULL;
 }
 
+/*
+ * Wait until the active replay daemon of region reports no lag from
+ * source: 0 seconds, 0 records (the estimate), 0 bytes.
+ */
+static void wait_no_lag(struct rx *x, const char *region, const char *source,
+    int timeout_ms)
+{
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	char want[3][128], err[TRIAD_ERRLEN];
+	const char *gauge[3] = { "triad_replay_lag_seconds",
+	    "triad_replay_lag_records", "triad_replay_lag_bytes" };
+
+	for (int i = 0; i < 3; i++)
+		snprintf(want[i], sizeof(want[i]), "\n%s{source=\"%s\"} 0\n",
+		    gauge[i], source);
+	for (;;) {
+		const char *active = active_replayer(x, region);
+		struct buf b = {0};
+		int ok = 0;
+
+		if (active != NULL && cluster_stat(x->cl, active, 2000, &b,
+		    err) == 0 && buf_append(&b, "", 1) == 0)
+			ok = strstr((char *)b.data, want[0]) != NULL &&
+			    strstr((char *)b.data, want[1]) != NULL &&
+			    strstr((char *)b.data, want[2]) != NULL;
+		buf_free(&b);
+		if (ok)
+			return;
+		ck_assert_msg(clock_mono_ms() < deadline, "%s still reports "
+		    "lag from %s", region, source);
+		usleep(50000);
+	}
+}
+
 static int64_t count_records(db_t *db)
 {
 	char err[TRIAD_ERRLEN];
@@ -685,6 +719,8 @@ START_TEST(test_faults)
 		    sh->groups[g].nodes[g % 3].name, SIGCONT), 0);
 	wait_history(&x, 120000);
 	verify_regions(&x);
+	/* Caught up: the lag gauges, records included, say so. */
+	wait_no_lag(&x, "hk", "sh", 30000);
 	rx_down(&x);
 }
 END_TEST
