@@ -37,7 +37,6 @@
  * tail and cuts a torn entry, so the node never serves half an entry.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "curve.h"
+#include "daemon.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -619,95 +619,42 @@ static void teardown(struct node *n)
 	free(n->parked);
 }
 
-static int port_is_zero(const char *endpoint)
-{
-	const char *colon = strrchr(endpoint, ':');
-
-	return colon != NULL && strcmp(colon, ":0") == 0;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf = NULL;
-	int foreground = 0, check_only = 0, verbose = 0, ch, status;
+	struct daemon_args a;
 	char err[TRIAD_ERRLEN];
 	struct node n = { 0 };
 	httpd_t *http = NULL;
 	sigset_t stopsigs;
 	struct topo *t;
+	int status;
 
-	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'f':
-			conf = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (conf == NULL || optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	t = topo_load(conf, err);
+	if (daemon_parse(argc, argv, usage, &a) == -1)
+		return a.exit_status;
+	t = topo_load(a.conf, err);
 	if (t == NULL) {
 		fprintf(stderr, "triad-queued: %s\n", err);
 		return 1;
 	}
 	n.topo = t;
-	n.me = find_queue_node(t, argv[optind]);
+	n.me = find_queue_node(t, a.name);
 	if (n.me == NULL) {
 		fprintf(stderr, "triad-queued: %s: no queue node named \"%s\"\n",
-		    conf, argv[optind]);
+		    a.conf, a.name);
 		topo_destroy(&t);
 		return 1;
 	}
-	if (port_is_zero(n.me->endpoint) || port_is_zero(n.me->metrics)) {
-		fprintf(stderr, "triad-queued: %s: node %s has port 0; resolve "
-		    "ports first (triadctl up writes a resolved file)\n", conf,
-		    n.me->name);
+	if (daemon_unresolved("triad-queued", a.conf, "node", n.me)) {
 		topo_destroy(&t);
 		return 1;
 	}
-	if (check_only) {
-		printf("%s: configuration OK for node %s\n", conf, n.me->name);
+	if (a.check_only) {
+		printf("%s: configuration OK for node %s\n", a.conf, n.me->name);
 		topo_destroy(&t);
 		return 0;
 	}
-	log_init("triad-queued", t->regions[n.me->region].name, n.me->campus,
-	    verbose);
-	if (!foreground && daemon(0, 1) == -1)
-		fatal("could not detach");
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	/*
-	 * ZeroMQ and libmicrohttpd start threads of their own.  They inherit a
-	 * mask with SIGTERM and SIGINT blocked, so those signals always reach
-	 * this thread and interrupt its zmq_poll() at once.
-	 */
-	sigemptyset(&stopsigs);
-	sigaddset(&stopsigs, SIGTERM);
-	sigaddset(&stopsigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+	daemon_start("triad-queued", &a, t->regions[n.me->region].name,
+	    n.me->campus, on_signal, &stopsigs);
 
 	status = 1;
 	if (setup(&n, err) == -1) {

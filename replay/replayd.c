@@ -90,7 +90,6 @@
  * so a standby takes over.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -108,6 +107,7 @@
 #include "clock.h"
 #include "consumer.h"
 #include "curve.h"
+#include "daemon.h"
 #include "db.h"
 #include "entry.h"
 #include "httpd.h"
@@ -1143,13 +1143,6 @@ static void teardown(struct replayd *r)
 	buf_free(&r->tx);
 }
 
-static int port_is_zero(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-
-	return colon != NULL && strcmp(colon, ":0") == 0;
-}
-
 /* What -n checks beyond topo_load(); says what is wrong on stderr. */
 static int check_replayer(const struct topo *t, const struct topo_node *me,
     const char *conf)
@@ -1161,96 +1154,52 @@ static int check_replayer(const struct topo *t, const struct topo_node *me,
 		    "connection string\n", conf, home->name);
 		return -1;
 	}
-	if (port_is_zero(me->endpoint) || port_is_zero(me->metrics)) {
-		fprintf(stderr, "triad-replayd: %s: replayer %s has port 0; "
-		    "resolve ports first (triadctl up writes a resolved "
-		    "file)\n", conf, me->name);
-		return -1;
-	}
-	return 0;
+	return daemon_unresolved("triad-replayd", conf, "replayer", me) ?
+	    -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf = NULL;
-	int foreground = 0, check_only = 0, verbose = 0, ch, status;
+	struct daemon_args a;
 	char err[TRIAD_ERRLEN];
 	struct replayd r = { 0 };
 	httpd_t *http = NULL;
 	struct topo *t;
+	int status;
 
-	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'f':
-			conf = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (conf == NULL || optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	t = topo_load(conf, err);
+	if (daemon_parse(argc, argv, usage, &a) == -1)
+		return a.exit_status;
+	t = topo_load(a.conf, err);
 	if (t == NULL) {
 		fprintf(stderr, "triad-replayd: %s\n", err);
 		return 1;
 	}
 	r.topo = t;
-	r.me = find_replayer(t, argv[optind]);
+	r.me = find_replayer(t, a.name);
 	if (r.me == NULL) {
 		fprintf(stderr, "triad-replayd: %s: no replayer named \"%s\"\n",
-		    conf, argv[optind]);
+		    a.conf, a.name);
 		topo_destroy(&t);
 		return 1;
 	}
 	r.home = &t->regions[r.me->region];
-	if (check_replayer(t, r.me, conf) == -1) {
+	if (check_replayer(t, r.me, a.conf) == -1) {
 		topo_destroy(&t);
 		return 1;
 	}
-	if (check_only) {
-		printf("%s: configuration OK for replayer %s\n", conf,
+	if (a.check_only) {
+		printf("%s: configuration OK for replayer %s\n", a.conf,
 		    r.me->name);
 		topo_destroy(&t);
 		return 0;
 	}
-	log_init("triad-replayd", r.home->name, r.me->campus, verbose);
-	if (!foreground && daemon(0, 1) == -1)
-		fatal("could not detach");
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
 	/*
-	 * ZeroMQ and libmicrohttpd start threads of their own.  They inherit a
-	 * mask with SIGTERM and SIGINT blocked, so those signals always reach
-	 * this thread and interrupt its waits at once.  ZeroMQ starts its
-	 * threads with the first socket, which may be a consumer's made
-	 * later: activate() blocks the signals around that too.
+	 * ZeroMQ starts its threads with the first socket, which may be a
+	 * consumer's made later: activate() blocks the stop signals around
+	 * that too (daemon.h says why).
 	 */
-	sigemptyset(&r.stopsigs);
-	sigaddset(&r.stopsigs, SIGTERM);
-	sigaddset(&r.stopsigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &r.stopsigs, NULL);
+	daemon_start("triad-replayd", &a, r.home->name, r.me->campus,
+	    on_signal, &r.stopsigs);
 
 	status = 1;
 	if (setup(&r, err) == -1) {
