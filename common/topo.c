@@ -108,22 +108,55 @@ static const struct num_field num_fields[] = {
 	NUM(producer, max_inflight, 1),
 	NUM(consumer, fetch_bytes, 1),
 	NUM(consumer, dedupe_window, 1),
+	NUM(drill, baseline_s, 1),
+	NUM(drill, block_s, 1),
+	NUM(drill, after_s, 1),
+	NUM(drill, settle_ms, 0),
+	NUM(drill, block_ttl_s, 1),
+	NUM(drill, probe_rate, 1),
+	NUM(drill, probe_timeout_ms, 1),
+	NUM(drill, slice_ms, 10),
+	NUM(drill, p99_slack_ms, 0),
+	NUM(drill, max_daemon_errors, 0),
+	NUM(drill, max_lag_ms, 1),
+	NUM(drill, max_blocks_in_force, 0),
+	NUM(ids, section_size, 1),
+	NUM(ids, step, 1),
+	NUM(ids, lease_ms, 1000),
+	NUM(ids, genid_borrow_ms, 1),
+};
+
+/* Numeric settings of the drill that may be fractions. */
+static const struct {
+	const char *name;
+	size_t off;
+	double min, max;
+} drill_reals[] = {
+	{ "max_error_increase_pct",
+	    offsetof(struct topo, drill.max_error_increase_pct), 0, 100 },
+	{ "abort_error_pct", offsetof(struct topo, drill.abort_error_pct),
+	    0, 100 },
+	{ "p99_factor", offsetof(struct topo, drill.p99_factor), 1, 1000 },
 };
 
 /* Sections holding num_fields, with the members they hold besides. */
 static const struct {
 	const char *name;
-	const char *extra[3];
+	const char *extra[4];
 } num_sections[] = {
 	{ "limits", { NULL } },
 	{ "timeouts", { NULL } },
 	{ "queue", { "retention_hours", "retention_s", NULL } },
 	{ "producer", { "compress", NULL } },
 	{ "consumer", { NULL } },
+	{ "drill", { "max_error_increase_pct", "abort_error_pct",
+	    "p99_factor" } },
+	{ "ids", { NULL } },
 };
 
 static const char *const root_keys[] = { "cluster", "limits", "timeouts",
-	"queue", "producer", "consumer", "security", "regions", NULL };
+	"queue", "producer", "consumer", "security", "regions", "drill",
+	"ids", NULL };
 static const char *const cluster_keys[] = { "name", "global_master", NULL };
 static const char *const security_keys[] = { "curve", "server_public",
 	"server_secret_file", "client_public", "client_secret_file",
@@ -165,6 +198,25 @@ static void set_defaults(struct topo *t)
 	t->consumer.fetch_bytes = 1u << 20;
 	t->consumer.dedupe_window = 1000000;
 	t->security.curve = 0;
+	t->drill.baseline_s = 300;
+	t->drill.block_s = 600;
+	t->drill.after_s = 300;
+	t->drill.settle_ms = 3000;
+	t->drill.block_ttl_s = 3600;
+	t->drill.probe_rate = 20;
+	t->drill.probe_timeout_ms = 3000;
+	t->drill.slice_ms = 1000;
+	t->drill.max_error_increase_pct = 0.5;
+	t->drill.abort_error_pct = 20.0;
+	t->drill.p99_factor = 3.0;
+	t->drill.p99_slack_ms = 100;
+	t->drill.max_daemon_errors = 10;
+	t->drill.max_lag_ms = 30000;
+	t->drill.max_blocks_in_force = 0;
+	t->ids.section_size = 100000;
+	t->ids.step = 10000;
+	t->ids.lease_ms = 10000;
+	t->ids.genid_borrow_ms = 1000;
 }
 
 /*
@@ -988,6 +1040,83 @@ static int load_cluster(struct loader *ld, config_setting_t *root)
 	return 0;
 }
 
+/* A number within [min, max], written as an integer or with a fraction. */
+static int get_real(struct loader *ld, const config_setting_t *s,
+    const char *path, double min, double max, double *out)
+{
+	int type = config_setting_type(s);
+	double v;
+
+	if (type == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else
+		return fail(ld, s, path, "must be a number");
+	if (!(v >= min && v <= max))
+		return fail(ld, s, path, "must be between %g and %g, found %g",
+		    min, max, v);
+	*out = v;
+	return 0;
+}
+
+/* Upper bounds of the ID service's settings (the lower ones are in NUM). */
+static int load_ids(struct loader *ld)
+{
+	const struct topo_ids *ids = &ld->t->ids;
+	config_setting_t *s;
+
+	if (ids->lease_ms > 3600000) {
+		s = config_lookup(&ld->p->cfg, "ids.lease_ms");
+		return fail(ld, s, "ids.lease_ms", "must be at most 3600000 "
+		    "(an hour: a dead router holds its sections until its "
+		    "lease ends), found %lu", (unsigned long)ids->lease_ms);
+	}
+	if (ids->genid_borrow_ms >= ids->lease_ms) {
+		s = config_lookup(&ld->p->cfg, "ids.genid_borrow_ms");
+		return fail(ld, s, "ids.genid_borrow_ms", "must be below "
+		    "ids.lease_ms (%lu), found %lu",
+		    (unsigned long)ids->lease_ms,
+		    (unsigned long)ids->genid_borrow_ms);
+	}
+	return 0;
+}
+
+/*
+ * The drill's fractional thresholds, and the one rule tying its windows
+ * together: the drill's own block must not lapse while it still measures.
+ */
+static int load_drill(struct loader *ld)
+{
+	char path[SETPATHLEN];
+	struct topo_drill *d = &ld->t->drill;
+	config_setting_t *s;
+	double v = 0;
+	size_t i;
+
+	for (i = 0; i < TRIAD_ARRAY_LEN(drill_reals); i++) {
+		snprintf(path, sizeof(path), "drill.%s", drill_reals[i].name);
+		s = config_lookup(&ld->p->cfg, path);
+		if (s == NULL)
+			continue;
+		if (get_real(ld, s, path, drill_reals[i].min,
+		    drill_reals[i].max, &v) == -1)
+			return -1;
+		memcpy((char *)ld->t + drill_reals[i].off, &v, sizeof(v));
+	}
+	if ((uint64_t)d->block_ttl_s * 1000 <=
+	    (uint64_t)d->block_s * 1000 + d->settle_ms) {
+		s = config_lookup(&ld->p->cfg, "drill.block_ttl_s");
+		if (s == NULL)
+			s = config_lookup(&ld->p->cfg, "drill.block_s");
+		return fail(ld, s, "drill.block_ttl_s", "the drill's block "
+		    "(TTL %lu s) must outlast settle_ms + block_s (%llu ms)",
+		    (unsigned long)d->block_ttl_s,
+		    (unsigned long long)d->block_s * 1000 + d->settle_ms);
+	}
+	return 0;
+}
+
 static int load_numbers(struct loader *ld, config_setting_t *root)
 {
 	char path[SETPATHLEN];
@@ -1056,7 +1185,9 @@ static int load_numbers(struct loader *ld, config_setting_t *root)
 	if (s != NULL && get_bool(ld, s, "producer.compress", 1,
 	    &ld->t->producer.compress) == -1)
 		return -1;
-	return 0;
+	if (load_drill(ld) == -1)
+		return -1;
+	return load_ids(ld);
 }
 
 /* The setting at path, or the one at alt when path is absent. */

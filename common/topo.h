@@ -42,6 +42,32 @@
  *         metrics = "127.0.0.1:9001"; data_dir = "data/sh.g0.a"; }, ... ) } );
  *   } );
  *
+ * The drill (drillctl, DESIGN.md section 8) takes its windows and
+ * thresholds from an optional `drill = { ... }` group; every member is
+ * optional and the defaults are the production ones (struct topo_drill
+ * below); drillctl's flags override them for one run, so tests can use
+ * windows of seconds:
+ *
+ *   drill = { baseline_s = 300; block_s = 600; after_s = 300;
+ *             settle_ms = 3000; block_ttl_s = 3600; probe_rate = 20;
+ *             probe_timeout_ms = 3000; slice_ms = 1000;
+ *             max_error_increase_pct = 0.5; abort_error_pct = 20.0;
+ *             p99_factor = 3.0; p99_slack_ms = 100;
+ *             max_daemon_errors = 10; max_lag_ms = 30000;
+ *             max_blocks_in_force = 0; };
+ *
+ * The percentages and p99_factor are numbers (5 or 5.0); block_ttl_s must
+ * outlast settle_ms + block_s, so a drill's own block never lapses under
+ * it while a killed drillctl's block still lapses by itself.
+ *
+ * The ID service of the routers takes its settings from an optional `ids`
+ * group (struct topo_ids below; DEPLOY.md section 6 says how to choose):
+ *
+ *   ids = { section_size = 100000L; step = 10000L; lease_ms = 10000;
+ *           genid_borrow_ms = 1000; };
+ *
+ * lease_ms is 1000 .. 3600000 and genid_borrow_ms below it.
+ *
  * Port 0 in an endpoint or metrics address means "choose a free port":
  * `triadctl up` replaces each 0 by a free port and writes the resolved file.
  * Daemons refuse to start with port 0 in their own endpoint.
@@ -105,6 +131,48 @@ struct topo_security {
 	char allow_file[TRIAD_PATHLEN];       /* client public keys, one a line */
 };
 
+/*
+ * The daily drill's windows and thresholds (drillctl).  A run measures a
+ * baseline window, blocks the campus, waits settle_ms for every client to
+ * notice, measures the block window, unblocks, waits settle_ms again and
+ * measures the after window.
+ */
+struct topo_drill {
+	uint32_t baseline_s;     /* window before the block (300) */
+	uint32_t block_s;        /* window under the block (600) */
+	uint32_t after_s;        /* window after the unblock (300) */
+	uint32_t settle_ms;      /* wait after block/unblock (3000) */
+	uint32_t block_ttl_s;    /* TTL of the drill's block (3600) */
+	uint32_t probe_rate;     /* probe calls per second, all kinds (20) */
+	uint32_t probe_timeout_ms; /* one probe call's deadline (3000) */
+	uint32_t slice_ms;       /* one point of the chart (1000) */
+	double max_error_increase_pct; /* block vs baseline, points (0.5) */
+	double abort_error_pct;  /* error rate of one slice that aborts (20) */
+	double p99_factor;       /* p99 under block <= baseline p99 * factor */
+	uint32_t p99_slack_ms;   /*   + slack (3.0, 100) */
+	/* Daemon errors above the baseline's (10): requests in flight when
+	 * the block lands may be refused by a blocked instance and retried
+	 * elsewhere by the client, which the probe shows as no error. */
+	uint32_t max_daemon_errors;
+	uint32_t max_lag_ms;     /* replication lag budget (30000) */
+	uint32_t max_blocks_in_force; /* other blocks tolerated at start (0) */
+};
+
+/*
+ * The ID service in every router (DESIGN.md section 7, DEPLOY.md): an
+ * optional `ids = { ... }` group.  Use the same values on every router of
+ * a region.
+ */
+struct topo_ids {
+	uint64_t section_size;   /* uids sharing one max_seq (100000) */
+	uint64_t step;           /* max_seq advances by this (10000) */
+	uint32_t lease_ms;       /* a router's lease on a section, 1000 ..
+				  * 3600000 (10000): the sequences'
+				  * failover time */
+	uint32_t genid_borrow_ms; /* GENID's clock-step bound and start
+				   * wait (1000) */
+};
+
 /* A queue node, router or replay daemon: one process in one campus. */
 struct topo_node {
 	char name[TRIAD_NAMELEN];         /* unique in the file: "sh.g0.a" */
@@ -150,6 +218,8 @@ struct topo {
 	struct topo_producer producer;
 	struct topo_consumer consumer;
 	struct topo_security security;
+	struct topo_drill drill;
+	struct topo_ids ids;
 	struct topo_region regions[TOPO_MAX_REGIONS];
 	int nregions;
 	void *priv; /* owned by topo.c */

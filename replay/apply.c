@@ -10,6 +10,13 @@
  *
  * Decoded changes point into an rpc_arena that lives as long as the stage;
  * both are emptied together.
+ *
+ * Names (NameClaim changes, decided at the global master: 006_ids_more.sql)
+ * are rare: they are not staged by COPY but applied one statement each,
+ * triad_name_apply(), in the same transaction after the records.  Each is
+ * checked against the naming rules first (router/names.h), so that a bad
+ * name is skipped alone instead of failing the table's CHECK and with it
+ * the whole round, again and again.
  */
 #include "apply.h"
 
@@ -21,6 +28,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "names.h"
 #include "topo.h"
 
 struct apply {
@@ -146,9 +154,30 @@ static int check_record(const apply_t *a, const struct rpc_record *r,
 	return 0;
 }
 
+static int check_name(const struct rpc_name *n, char *why, size_t len)
+{
+	char err[TRIAD_ERRLEN];
+
+	if (n->name == NULL || names_check(n->name, strlen(n->name), err) ==
+	    -1) {
+		snprintf(why, len, "replicated name: %.200s", n->name == NULL ?
+		    "missing" : err);
+		return -1;
+	}
+	if (n->uid > INT64_MAX || n->version == 0 || n->version > INT64_MAX) {
+		snprintf(why, len, "replicated name \"%s\" has uid %" PRIu64
+		    " and version %" PRIu64 " (1 to 2^63 - 1 expected)",
+		    n->name, n->uid, n->version);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_change(const apply_t *a, const struct rpc_change *c,
     char *why, size_t len)
 {
+	if (c->is_name)
+		return check_name(&c->name, why, len);
 	return c->is_home ? check_home(&c->home, why, len) :
 	    check_record(a, &c->record, why, len);
 }
@@ -263,6 +292,8 @@ static int stage_rows(apply_t *a, db_t *db, uint64_t *applied, char *err)
 	    err) == -1)
 		return -1;
 	for (size_t i = 0; i < a->nchanges; i++) {
+		if (a->changes[i].is_name)
+			continue;	/* below */
 		/* A failed row ends the COPY (db.h); the caller rolls back. */
 		if (copy_change(db, &a->changes[i], err) == -1)
 			return -1;
@@ -280,6 +311,31 @@ static int stage_rows(apply_t *a, db_t *db, uint64_t *applied, char *err)
 	}
 	db_res_free(&res);
 	*applied = (uint64_t)n;
+	for (size_t i = 0; i < a->nchanges; i++) {
+		const struct rpc_name *nm = &a->changes[i].name;
+		struct db_param p[4];
+		int changed;
+
+		if (!a->changes[i].is_name)
+			continue;
+		p[0] = DB_TEXT(nm->name);
+		p[1] = DB_I64(nm->uid);
+		p[2] = DB_I64(nm->version);
+		p[3] = DB_TEXT(nm->released ? "t" : "f");
+		res = db_query(db, "SELECT triad_name_apply($1::text, "
+		    "$2::bigint, $3::bigint, $4::boolean)", p, 4, err);
+		if (res == NULL)
+			return -1;
+		if (db_rows(res) != 1 || db_get_bool(res, 0, 0, &changed) ==
+		    -1) {
+			snprintf(err, TRIAD_ERRLEN, "triad_name_apply() "
+			    "returned no answer");
+			db_res_free(&res);
+			return -1;
+		}
+		db_res_free(&res);
+		*applied += changed != 0;
+	}
 	return 0;
 }
 

@@ -10,13 +10,17 @@
  * a batch that does not decode is refused whole, a change that does not
  * decode or carries impossible values (a uid or version past 2^63 - 1, an
  * empty home) is skipped alone.  Nothing of a refused batch or change is
- * ever staged, so garbage never reaches the database.
+ * ever staged, so garbage never reaches the database.  Names (NameClaim
+ * changes: a name's holder as the global master decided it) are checked
+ * against router/names.h's rules like the rest.
  *
  * apply_commit() runs one transaction:
  *
  *   BEGIN; SELECT triad_apply_stage(); COPY apply_stage FROM STDIN;
- *   SELECT triad_apply_staged(); upsert replay_offsets and replay_progress
- *   for each source; COMMIT
+ *   SELECT triad_apply_staged(); SELECT triad_name_apply(...) for each
+ *   name (common/sql/006_ids_more.sql: the highest version of a name
+ *   wins); upsert replay_offsets and replay_progress for each source;
+ *   COMMIT
  *
  * and leaves the stage empty when it succeeds.  On failure it rolls back
  * and keeps the stage: the caller decides (triad-replayd drops it and reads

@@ -33,6 +33,16 @@
  * Everything runs in the caller's thread: step() polls the open sockets
  * until the nearest slot timer, takes replies, sends what waited for a
  * connection, then runs the timers.
+ *
+ * The block list.  Every reply carries the version of the block list its
+ * router holds (common/blocks.h).  When it differs from the version of the
+ * list this client applied, the next call first asks for the list (a
+ * BLOCKS request, at most once a second) and skips the routers it blocks,
+ * by campus or by name, besides the campuses rclient_block_campus() names.
+ *
+ * SEQ and CURSEQ are sent to the router that leases the uid's section, by
+ * the region's route table the routers send with their answers (see
+ * seq_hint()).
  */
 #include "rclient.h"
 
@@ -65,10 +75,17 @@ struct rrouter {
 	const struct topo_node *tn;
 	int region;
 	int campus;
+	int listed;               /* blocked by name in the block list */
 	void *sock;               /* NULL until used, and while shielded */
 	uint32_t fails;           /* consecutive failures */
 	uint64_t shield_until;    /* shielded while now < this */
 	unsigned unsent;          /* slots waiting for the socket to connect */
+};
+
+/* A range of the seq route table: sections first..last at router. */
+struct rroute {
+	uint64_t first, last;
+	int router;               /* index in the region, -1: unknown */
 };
 
 struct rregion {
@@ -76,7 +93,13 @@ struct rregion {
 	struct rrouter *routers;
 	int nrouters;
 	int rr;                   /* next router round-robin */
-	int blocked[TOPO_CAMPUSES];
+	int blocked[TOPO_CAMPUSES];  /* rclient_block_campus() */
+	int listed[TOPO_CAMPUSES];   /* the block list */
+	/* the region's seq route table, as its routers last sent it */
+	uint64_t route_version;
+	uint64_t section_size;
+	struct rroute *routes;    /* RPC_ROUTES_MAX, allocated on first use */
+	size_t nroutes;
 };
 
 struct slot {
@@ -90,6 +113,7 @@ struct slot {
 	int sent;
 	struct rrouter *avoid;    /* prefer another router than this one */
 	char hint[TRIAD_ENDPOINTLEN]; /* endpoint named by a redirect */
+	int keep_hint;            /* next attempt: the hint, not the table */
 	int hops;
 	int answered;             /* the result came from a router's reply */
 	uint64_t deadline_us;     /* of the whole call */
@@ -120,6 +144,10 @@ struct rclient {
 	uint32_t done[MAX_INFLIGHT]; /* async slots to deliver, in order */
 	uint32_t done_head, ndone;
 	uint64_t seq;
+	/* the block list */
+	uint64_t blocks_applied;  /* version of the list applied */
+	uint64_t blocks_seen;     /* version named by the last reply */
+	uint64_t blocks_next_us;  /* next time the list may be asked for */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -151,6 +179,45 @@ static int find_region(const struct rclient *c, const char *name)
 		if (strcmp(c->regions[g].tr->name, name) == 0)
 			return g;
 	return -1;
+}
+
+/* Whether rt may be used at all (neither its campus nor it blocked). */
+static int usable(const struct rregion *rg, const struct rrouter *rt)
+{
+	return !rg->blocked[rt->campus] && !rg->listed[rt->campus] &&
+	    !rt->listed;
+}
+
+/* Apply the block list of a BLOCKS reply (entries past expiry skipped). */
+static void apply_blocks(struct rclient *c, const struct rpc_reply *rep)
+{
+	int64_t now = (int64_t)clock_wall_us();
+
+	for (int g = 0; g < c->nregions; g++) {
+		struct rregion *rg = &c->regions[g];
+
+		memset(rg->listed, 0, sizeof(rg->listed));
+		for (int i = 0; i < rg->nrouters; i++)
+			rg->routers[i].listed = 0;
+	}
+	for (size_t i = 0; i < rep->nblocks; i++) {
+		const struct rpc_block *b = &rep->blocks[i];
+		int g = find_region(c, b->region), k;
+		struct rregion *rg;
+
+		if (g == -1 || b->expires_us <= now)
+			continue;
+		rg = &c->regions[g];
+		if (b->campus[0] != '\0' &&
+		    (k = topo_campus_index(rg->tr, b->campus)) != -1)
+			rg->listed[k] = 1;
+		for (int j = 0; b->instance[0] != '\0' && j < rg->nrouters;
+		    j++)
+			if (strcmp(rg->routers[j].tn->name, b->instance) == 0)
+				rg->routers[j].listed = 1;
+	}
+	c->blocks_applied = rep->blocks_version;
+	c->blocks_seen = rep->blocks_version;
 }
 
 /* Routers ---------------------------------------------------------------- */
@@ -249,7 +316,7 @@ static struct rrouter *pick(struct rclient *c, int g,
 	for (int k = 0; k < n && hint[0] != '\0'; k++) {
 		struct rrouter *rt = &rg->routers[k];
 
-		if (!rg->blocked[rt->campus] && rt->shield_until <= now &&
+		if (usable(rg, rt) && rt->shield_until <= now &&
 		    rt != avoid && strcmp(rt->tn->endpoint, hint) == 0)
 			return rt;
 	}
@@ -257,7 +324,7 @@ static struct rrouter *pick(struct rclient *c, int g,
 		int i = (rg->rr + k) % n;
 		struct rrouter *rt = &rg->routers[i];
 
-		if (rg->blocked[rt->campus])
+		if (!usable(rg, rt))
 			continue;
 		if (rt->shield_until > now) {
 			if (rested == NULL ||
@@ -336,6 +403,65 @@ static void try_send(struct slot *s)
 	s->rt->unsent++;
 }
 
+/*
+ * SEQ and CURSEQ go to the router that leases the uid's section by the
+ * cached table; a section in no range goes to the router the region would
+ * choose first (section chunk round-robin), which spreads new sections
+ * over the routers.  Either way pick() falls back to the others.
+ */
+static void seq_hint(struct rclient *c, struct slot *s)
+{
+	const struct rregion *rg = &c->regions[s->region];
+	uint64_t sec;
+	size_t lo = 0, hi = rg->nroutes;
+	int k = -1;
+
+	s->hint[0] = '\0';
+	if (rg->section_size == 0 || rg->nrouters == 0)
+		return;
+	sec = s->req.uid / rg->section_size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rg->routes[mid].last < sec)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < rg->nroutes && rg->routes[lo].first <= sec)
+		k = rg->routes[lo].router;
+	else
+		k = (int)(sec % (uint64_t)rg->nrouters);
+	if (k >= 0)
+		snprintf(s->hint, sizeof(s->hint), "%s",
+		    rg->routers[k].tn->endpoint);
+}
+
+/* Keep a reply's route table for region g if it is newer. */
+static void adopt_routes(struct rclient *c, int g, const struct rpc_reply *rep)
+{
+	struct rregion *rg = &c->regions[g];
+
+	if (!rep->has_routes || rep->route_version <= rg->route_version ||
+	    rep->section_size == 0 || rep->nroutes > RPC_ROUTES_MAX)
+		return;
+	if (rg->routes == NULL &&
+	    (rg->routes = calloc(RPC_ROUTES_MAX, sizeof(*rg->routes))) == NULL)
+		return;
+	for (size_t i = 0; i < rep->nroutes; i++) {
+		rg->routes[i].first = rep->routes[i].first;
+		rg->routes[i].last = rep->routes[i].last;
+		rg->routes[i].router = -1;
+		for (int k = 0; k < rg->nrouters; k++)
+			if (strcmp(rg->routers[k].tn->name,
+			    rep->routes[i].owner) == 0)
+				rg->routes[i].router = k;
+	}
+	rg->nroutes = rep->nroutes;
+	rg->section_size = rep->section_size;
+	rg->route_version = rep->route_version;
+}
+
 /* Start an attempt of s on a router of its region. */
 static void attempt(struct rclient *c, struct slot *s, uint64_t now)
 {
@@ -346,6 +472,15 @@ static void attempt(struct rclient *c, struct slot *s, uint64_t now)
 		slot_expire(c, s);
 		return;
 	}
+	/*
+	 * A redirect to the section's owner (same region) names the router
+	 * to try; otherwise (first try, a retry, another region) the table
+	 * does.
+	 */
+	if ((s->req.op == RPC_OP_SEQ || s->req.op == RPC_OP_CURSEQ) &&
+	    !s->keep_hint)
+		seq_hint(c, s);
+	s->keep_hint = 0;
 	rt = pick(c, s->region, s->avoid, s->hint, now);
 	if (rt == NULL) {
 		slot_fail(c, s, RPC_UNAVAILABLE, "every router of region %s "
@@ -363,6 +498,7 @@ static void attempt(struct rclient *c, struct slot *s, uint64_t now)
 	c->seq++;
 	s->req_id = c->seq << SLOT_BITS | (uint64_t)(s - c->slots);
 	s->req.req_id = s->req_id;
+	s->req.route_version = c->regions[s->region].route_version;
 	if (rpc_encode_request(&s->req, &s->frame) == -1) {
 		slot_fail(c, s, RPC_ERROR, "out of memory encoding a request");
 		return;
@@ -389,6 +525,7 @@ static void slot_start(struct rclient *c, struct slot *s)
 	s->rt = NULL;
 	s->avoid = NULL;
 	s->hint[0] = '\0';
+	s->keep_hint = 0;
 	s->hops = 0;
 	s->answered = 0;
 	s->deadline_us = now + c->timeout_us;
@@ -440,6 +577,12 @@ static void take_reply(struct rclient *c, struct slot *s,
 	r->nrecords = rep->nrecords;
 	r->uid_version = rep->uid_version;
 	r->more = rep->more;
+	r->seq = rep->seq;
+	r->name_uid = rep->name_uid;
+	r->ids = (uint64_t *)rep->ids;
+	r->nids = rep->nids;
+	snprintf(r->router, sizeof(r->router), "%s", rep->router);
+	r->epoch = rep->epoch;
 	snprintf(r->region, sizeof(r->region), "%s",
 	    c->regions[rt->region].tr->name);
 	r->arena = *arena;
@@ -466,6 +609,7 @@ static void on_redirect(struct rclient *c, struct slot *s,
 		return;
 	}
 	s->hops++;
+	s->keep_hint = g == s->region;
 	s->region = g;
 	s->avoid = NULL;
 	snprintf(s->hint, sizeof(s->hint), "%s", rep->redirect_endpoint);
@@ -500,6 +644,11 @@ static void on_reply(struct rclient *c, struct rrouter *rt, const void *p,
 	}
 	if (rep.status != RPC_UNAVAILABLE)
 		rt->fails = 0;
+	adopt_routes(c, rt->region, &rep);
+	if (s->req.op == RPC_OP_BLOCKS && rep.status == RPC_OK)
+		apply_blocks(c, &rep);
+	else
+		c->blocks_seen = rep.blocks_version;
 	take_reply(c, s, rt, &rep, &arena);
 	rpc_arena_free(&arena);
 	switch (rep.status) {
@@ -786,8 +935,10 @@ void rclient_destroy(rclient_t **cp)
 			rpc_arena_free(&c->slots[i].res.arena);
 		}
 	}
-	for (int g = 0; g < c->nregions; g++)
+	for (int g = 0; g < c->nregions; g++) {
 		free(c->regions[g].routers);
+		free(c->regions[g].routes);
+	}
 	free(c->slots);
 	free(c->item_rt);
 	free(c->items);
@@ -799,11 +950,36 @@ void rclient_destroy(rclient_t **cp)
 /* Synchronous calls ------------------------------------------------------ */
 
 static int call(struct rclient *c, const struct rpc_request *req,
+    struct rclient_result *r);
+
+/*
+ * A router named a block list other than ours: ask for it (at most once a
+ * second, whatever the outcome) before the next call goes out.
+ */
+static void refresh_blocks(struct rclient *c)
+{
+	struct rclient_result r;
+	struct rpc_request req;
+	uint64_t now = clock_mono_us();
+
+	if (c->blocks_seen == c->blocks_applied || now < c->blocks_next_us)
+		return;
+	c->blocks_next_us = now + 1000000;
+	memset(&req, 0, sizeof(req));
+	req.op = RPC_OP_BLOCKS;
+	if (call(c, &req, &r) == -1 || r.status != RPC_OK)
+		log_debug("could not fetch the block list: %s", r.error);
+	rclient_result_free(&r);
+}
+
+static int call(struct rclient *c, const struct rpc_request *req,
     struct rclient_result *r)
 {
 	struct slot *s = &c->slots[SYNC_SLOT];
 	int rc = 0;
 
+	if (req->op != RPC_OP_BLOCKS)
+		refresh_blocks(c);
 	assert(s->state == SLOT_FREE);
 	s->req = *req;
 	s->fn = NULL;
@@ -891,6 +1067,86 @@ int rclient_sync(rclient_t *c, uint64_t uid, uint64_t since, uint32_t limit,
 	return call(c, &req, r);
 }
 
+/* The ID service --------------------------------------------------------- */
+
+static int seq_call(rclient_t *c, enum rpc_op op, uint64_t uid, uint32_t n,
+    struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = op;
+	req.uid = uid;
+	req.n = n;
+	return call(c, &req, r);
+}
+
+/* A count out of range is refused here, as the router would. */
+static int bad_count(struct rclient_result *r, const char *what, uint32_t n,
+    uint32_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = RPC_BAD_REQUEST;
+	res_error(r, "%s of %u values: 1 to %u may be asked for", what, n,
+	    max);
+	return -1;
+}
+
+int rclient_seq(rclient_t *c, uint64_t uid, uint32_t n,
+    struct rclient_result *r)
+{
+	if (n == 0 || n > RCLIENT_SEQ_MAX)
+		return bad_count(r, "seq", n, RCLIENT_SEQ_MAX);
+	return seq_call(c, RPC_OP_SEQ, uid, n, r);
+}
+
+int rclient_curseq(rclient_t *c, uint64_t uid, struct rclient_result *r)
+{
+	return seq_call(c, RPC_OP_CURSEQ, uid, 1, r);
+}
+
+static int name_call(rclient_t *c, enum rpc_op op, const char *name,
+    uint64_t uid, struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	assert(name != NULL);
+	memset(&req, 0, sizeof(req));
+	req.op = op;
+	req.name = name;
+	req.uid = uid;
+	return call(c, &req, r);
+}
+
+int rclient_claim(rclient_t *c, const char *name, uint64_t uid,
+    struct rclient_result *r)
+{
+	return name_call(c, RPC_OP_CLAIM, name, uid, r);
+}
+
+int rclient_lookup(rclient_t *c, const char *name, struct rclient_result *r)
+{
+	return name_call(c, RPC_OP_LOOKUP, name, 0, r);
+}
+
+int rclient_release(rclient_t *c, const char *name, uint64_t uid,
+    struct rclient_result *r)
+{
+	return name_call(c, RPC_OP_RELEASE, name, uid, r);
+}
+
+int rclient_genid(rclient_t *c, uint32_t n, struct rclient_result *r)
+{
+	struct rpc_request req;
+
+	if (n == 0 || n > RCLIENT_GENID_MAX)
+		return bad_count(r, "genid", n, RCLIENT_GENID_MAX);
+	memset(&req, 0, sizeof(req));
+	req.op = RPC_OP_GENID;
+	req.n = n;
+	return call(c, &req, r);
+}
+
 /* Pipelined writes ------------------------------------------------------- */
 
 int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
@@ -909,6 +1165,7 @@ int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
 		if (step(c, UINT64_MAX, GOAL_ASYNC) == -1)
 			return -1;
 	}
+	refresh_blocks(c);
 	s = &c->slots[c->free_idx[c->nfree - 1]];
 	/* The caller's buffers may be gone before the answer: copy them. */
 	nl = strlen(ns);
@@ -923,6 +1180,38 @@ int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
 	    (const char *)s->data.data + nl + 1,
 	    len > 0 ? s->data.data + nl + kl + 2 : NULL, len, deleted != 0,
 	    if_version);
+	s->fn = fn;
+	s->arg = arg;
+	slot_start(c, s);
+	return 0;
+}
+
+int rclient_seq_async(rclient_t *c, uint64_t uid, uint32_t n, rclient_fn fn,
+    void *arg)
+{
+	struct rclient_result bad;
+	struct slot *s;
+
+	if (n == 0 || n > RCLIENT_SEQ_MAX) {
+		/* Answered at once, as a synchronous call would be. */
+		bad_count(&bad, "seq", n, RCLIENT_SEQ_MAX);
+		if (fn != NULL)
+			fn(arg, &bad);
+		return 0;
+	}
+	while (c->nfree == 0) {
+		/* Full: every slot ends by its deadline, so room comes. */
+		if (deliver(c) > 0)
+			break;
+		if (step(c, UINT64_MAX, GOAL_ASYNC) == -1)
+			return -1;
+	}
+	refresh_blocks(c);
+	s = &c->slots[c->free_idx[--c->nfree]];
+	memset(&s->req, 0, sizeof(s->req));
+	s->req.op = RPC_OP_SEQ;
+	s->req.uid = uid;
+	s->req.n = n;
 	s->fn = fn;
 	s->arg = arg;
 	slot_start(c, s);

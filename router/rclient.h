@@ -9,7 +9,12 @@
  * for shield_cooldown_ms, then tried again; a timed-out call is retried on
  * another router of the same region while its deadline allows.  RETRY
  * answers (a uid being moved) are retried with a short backoff until the
- * deadline.  Blocking a campus makes the client skip its routers.
+ * deadline.  Blocking a campus makes the client skip its routers.  The
+ * client also honours the region's block list (common/blocks.h): every
+ * reply names the version of the list its router holds, and when that
+ * differs from the client's, the next call first fetches the list (a
+ * BLOCKS request, at most once a second) and skips the routers it blocks,
+ * by campus or by name.
  *
  * Synchronous and single-threaded: each call waits for its answer (or the
  * timeout) on the caller's thread.  Results that carry records copy them
@@ -41,6 +46,9 @@ struct rclient_result {
 	uint64_t *ids;              /* GENID: nids ids (in arena) */
 	size_t nids;
 	struct rpc_arena arena;
+	/* SEQ/CURSEQ: the router that served it and its lease epoch */
+	char router[TRIAD_NAMELEN];
+	uint64_t epoch;
 };
 
 /*
@@ -101,7 +109,11 @@ unsigned rclient_pending(const rclient_t *c);
  *   SEQ: n (1 .. RCLIENT_SEQ_MAX) values of uid's sequence, r->seq ..
  *     r->seq + n - 1, all above any value handed out before for uid.  Sent
  *     to the router leasing uid's section (cached route table; a stale
- *     table is replaced from the reply).
+ *     table is replaced from the reply).  A uid's sequence lives in its
+ *     home region: a router of another region redirects there.  r->router
+ *     and r->epoch name the router and lease that served it.  RETRY
+ *     answers (a section being leased, taken over or stepped) are retried
+ *     with backoff within the timeout.
  *   CURSEQ: r->seq is the last value handed out for uid (0: none).
  *   CLAIM: OK when name is now held by uid (also when it already was);
  *     CONFLICT when another uid holds it (r->name_uid says which);
@@ -111,6 +123,7 @@ unsigned rclient_pending(const rclient_t *c);
  *   RELEASE: OK when uid no longer holds name (also when it never did);
  *     CONFLICT when another uid holds it.
  *   GENID: n (1 .. RCLIENT_GENID_MAX) unique ids in r->ids.
+ * An n out of range is answered here: -1 with BAD_REQUEST.
  */
 #define RCLIENT_SEQ_MAX 10000
 #define RCLIENT_GENID_MAX 10000
@@ -123,6 +136,15 @@ int rclient_lookup(rclient_t *c, const char *name, struct rclient_result *r);
 int rclient_release(rclient_t *c, const char *name, uint64_t uid,
     struct rclient_result *r);
 int rclient_genid(rclient_t *c, uint32_t n, struct rclient_result *r);
+
+/*
+ * SEQ pipelined, like rclient_put_async(): shares its max_inflight slots;
+ * the callback gets what rclient_seq() would give (r->seq, r->router,
+ * r->epoch).  An n out of range is answered through the callback at once.
+ * 0, or -1 when polling failed.
+ */
+int rclient_seq_async(rclient_t *c, uint64_t uid, uint32_t n, rclient_fn fn,
+    void *arg);
 
 /* Route the next calls to the routers of this region instead.  0 / -1. */
 int rclient_set_region(rclient_t *c, const char *region);

@@ -12,6 +12,27 @@
  * pages (a uid's records above a version, tombstones included) are served
  * locally in every region.
  *
+ * The router is also the region's ID service (DESIGN.md section 7).  SEQ
+ * and CURSEQ of a uid are served by the router of the uid's home region
+ * that leases the uid's section, from memory (idsvc.h: a thread of its own
+ * renews leases and persists steps ahead of need, so the loop never waits
+ * for the database; a request that would is answered RETRY); another
+ * router answers REDIRECT with the route table.  GENID is served by every
+ * router (region and router index in the id).  CLAIM and RELEASE are
+ * decided by the global-master region in one statement each (idstore.h;
+ * other regions redirect there) and replicated as NameClaim changes;
+ * LOOKUP reads the local copy.  Name statements run on the loop, as reads
+ * do, on a connection of their own, and write their outbox rows as writer
+ * ROUTER/names (the store's cache of its own rows never sees rows of
+ * another connection): a second shipper ships that stream at once, and
+ * that connection holds the stream's writer lock, so that once this
+ * router is gone another router's shipper ships what is left.
+ *
+ * The block list (blocks.h) is read every second on that connection: the
+ * shipper skips blocked queue nodes, and a blocked router gives up its seq
+ * leases and serves no SEQ.  Every reply names the list's version; BLOCKS
+ * returns the list, so that clients skip blocked routers.
+ *
  * Requests are protobuf messages (router/proto/triad.proto, rpc.h), one
  * ZeroMQ frame each, on one ROUTER socket; replies carry the request's
  * req_id and may come in any order.  Metrics are served over HTTP for
@@ -47,16 +68,20 @@
  *
  * Signals.  SIGTERM and SIGINT: stop taking requests, give batches in
  * flight a few seconds to be acknowledged (their clients are answered),
- * exit 0.  SIGHUP is ignored (the topology is read once).
+ * give the seq leases back (another router takes them at once), exit 0.
+ * SIGHUP is ignored (the topology is read once).
  *
  * Crash at any point.  A round not committed is gone, and none of its
  * writes was acknowledged.  Committed rows not yet shipped stay in the
  * outbox and are shipped at the next start, or by another router of the
  * region if this one does not come back; rows shipped but not yet deleted
- * are shipped twice, which replay ignores (version > stored).
+ * are shipped twice, which replay ignores (version > stored).  Seq leases
+ * end by their expiry; the next router of the region takes the sections
+ * over, above every value this one could have handed out (seqalloc.h).
+ * The topology's `ids` group sets the lease length, section size and step
+ * (topo.h; DEPLOY.md section 6).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,12 +91,18 @@
 
 #include <zmq.h>
 
+#include "blocks.h"
 #include "buf.h"
 #include "clock.h"
 #include "curve.h"
+#include "daemon.h"
+#include "genid.h"
 #include "httpd.h"
+#include "idstore.h"
+#include "idsvc.h"
 #include "log.h"
 #include "metrics.h"
+#include "names.h"
 #include "rpc.h"
 #include "shipper.h"
 #include "store.h"
@@ -93,6 +124,7 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define STOP_WAIT_MS 5000         /* for batches in flight at exit */
+#define BLOCKS_EVERY_MS 1000      /* reload the block list */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -102,10 +134,15 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-enum op { OP_PUT, OP_DEL, OP_GET, OP_SYNC, OP_STAT, NOPS };
+enum op {
+	OP_PUT, OP_DEL, OP_GET, OP_SYNC, OP_STAT,
+	OP_SEQ, OP_CURSEQ, OP_CLAIM, OP_LOOKUP, OP_RELEASE, OP_GENID,
+	OP_BLOCKS, NOPS
+};
 
 static const char *const op_names[NOPS] = {
-	"put", "del", "get", "sync", "stat"
+	"put", "del", "get", "sync", "stat",
+	"seq", "curseq", "claim", "lookup", "release", "genid", "blocks"
 };
 
 /* Bounds of the write batch size "histogram" (see register_metrics()). */
@@ -145,6 +182,9 @@ struct router_metrics {
 	struct metric *waiting, *outbox_rows, *outbox_mine;
 	struct metric *db_up, *writer_lock, *reconnects, *overrides;
 	struct metric *purged, *curve_rejected;
+	struct metric *claims_won, *claims_refused, *claims_held;
+	struct metric *releases, *names_bad;
+	struct metric *blocks, *blocks_errors, *blocked;
 };
 
 struct router {
@@ -175,6 +215,24 @@ struct router {
 	uint64_t next_purge_ms, next_reconnect_ms;
 	unsigned reconnect_ms;
 	int db_was_up;
+	/* the ID service */
+	idsvc_t *ids;
+	idstore_t *names;           /* names: the main loop's connection */
+	uint64_t names_retry_ms;    /* next reconnect of names */
+	uint64_t names_lock_ms;     /* next try of the names writer lock */
+	char names_writer[TRIAD_NAMELEN]; /* ROUTER/names */
+	shipper_t *nsh;             /* ships the names stream */
+	int names_locked;           /* names holds names_writer's lock */
+	uint64_t *genids;           /* RPC_GENID_MAX ids of one reply */
+	struct route_table *rtab;   /* a copy of the route table for a reply */
+	struct rpc_route *routes;   /* the same as sent */
+	/* the block list */
+	blockset_t *blocks;
+	uint64_t next_blocks_ms;
+	int blocks_failing;         /* the last load failed (logged once) */
+	int me_blocked;
+	int *rblocked;              /* per router of the region */
+	struct rpc_block *rpcblocks; /* a BLOCKS reply */
 };
 
 static void usage(FILE *f)
@@ -279,6 +337,22 @@ static int register_metrics(struct router *rt)
 	    "Tombstones deleted after the retention.", NULL);
 	REG(rm->curve_rejected, gauge, "triad_router_curve_rejected",
 	    "Clients refused by the CURVE allow-list.", NULL);
+	REG(rm->claims_won, counter, "triad_ids_claims_total",
+	    "CLAIMs decided here, by outcome.", "outcome=\"won\"");
+	REG(rm->claims_held, counter, "triad_ids_claims_total",
+	    "CLAIMs decided here, by outcome.", "outcome=\"already\"");
+	REG(rm->claims_refused, counter, "triad_ids_claims_total",
+	    "CLAIMs decided here, by outcome.", "outcome=\"refused\"");
+	REG(rm->releases, counter, "triad_ids_releases_total",
+	    "Names released here.", NULL);
+	REG(rm->names_bad, counter, "triad_ids_bad_names_total",
+	    "Names refused by the naming rules.", NULL);
+	REG(rm->blocks, gauge, "triad_blocks_in_force",
+	    "Block list entries in force.", NULL);
+	REG(rm->blocks_errors, counter, "triad_blocks_load_errors_total",
+	    "Failed loads of the block list.", NULL);
+	REG(rm->blocked, gauge, "triad_router_blocked",
+	    "1 while this router is blocked (it serves no SEQ).", NULL);
 #undef REG
 	return ok ? 0 : -1;
 }
@@ -307,6 +381,12 @@ static void refresh_gauges(struct router *rt)
 static void send_reply(struct router *rt, const struct client *c,
     const struct rpc_reply *r)
 {
+	struct rpc_reply with = *r;
+
+	/* Every reply says which block list we hold (rclient.h). */
+	with.blocks_version = rt->blocks != NULL ?
+	    blockset_version(rt->blocks) : 0;
+	r = &with;
 	if (rpc_encode_reply(r, &rt->tx) == -1) {
 		log_warnx("could not encode a reply");
 		return;
@@ -333,9 +413,19 @@ static void reply_status(struct router *rt, const struct client *c,
 	send_reply(rt, c, &r);
 }
 
+static void redirect_to(struct router *rt, const struct client *c,
+    enum op op, const char *region, const char *why);
+
 /* Send the client to a router of region (by name). */
 static void reply_redirect(struct router *rt, const struct client *c,
     enum op op, const char *region)
+{
+	redirect_to(rt, c, op, region, "uid's home is");
+}
+
+/* The same, saying why ("uid's home is", "names are decided in"). */
+static void redirect_to(struct router *rt, const struct client *c,
+    enum op op, const char *region, const char *why)
 {
 	const struct topo_region *reg = topo_region(rt->t, region);
 	struct rpc_reply r = {
@@ -359,7 +449,7 @@ static void reply_redirect(struct router *rt, const struct client *c,
 	}
 	r.redirect_endpoint =
 	    reg->routers[rt->redirect_rr++ % (unsigned)reg->nrouters].endpoint;
-	snprintf(text, sizeof(text), "uid's home is %s", reg->name);
+	snprintf(text, sizeof(text), "%s %s", why, reg->name);
 	r.error = text;
 	metric_add(rt->m.redirects[op], 1);
 	send_reply(rt, c, &r);
@@ -555,6 +645,8 @@ static int check_names(struct router *rt, const struct client *c,
 
 	if (!rpc_valid_name(ns, rt->limits.max_ns))
 		bad = "namespace is empty, too long or not printable UTF-8";
+	else if (strcmp(ns, RPC_NAMES_NS) == 0)
+		bad = "namespace " RPC_NAMES_NS " is reserved for names";
 	else if (!rpc_valid_name(key, rt->limits.max_key))
 		bad = "key is empty, too long or not printable UTF-8";
 	if (bad == NULL)
@@ -782,6 +874,258 @@ static void handle_stat(struct router *rt, const struct client *c)
 	buf_free(&text);
 }
 
+/* The ID service ---------------------------------------------------------- */
+
+/*
+ * Put the route table in r when the client's (version client_version) is
+ * older: only on SEQ and CURSEQ replies, the calls that use it.
+ */
+static void attach_routes(struct router *rt, struct rpc_reply *r,
+    uint64_t version, uint64_t client_version)
+{
+	if (version <= client_version)
+		return;
+	idsvc_routes(rt->ids, rt->rtab);
+	for (size_t i = 0; i < rt->rtab->n; i++)
+		rt->routes[i] = (struct rpc_route){
+			.first = rt->rtab->ranges[i].first,
+			.last = rt->rtab->ranges[i].last,
+			.owner = rt->rtab->ranges[i].owner,
+		};
+	r->has_routes = 1;
+	r->route_version = rt->rtab->version;
+	r->section_size = idsvc_section_size(rt->ids);
+	r->routes = rt->routes;
+	r->nroutes = rt->rtab->n;
+}
+
+static void handle_seq(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	enum op op = q->op == RPC_OP_SEQ ? OP_SEQ : OP_CURSEQ;
+	struct rpc_reply r = { .req_id = c->req_id };
+	struct idsvc_answer a;
+	const struct topo_node *owner;
+
+	char confirmed[TRIAD_NAMELEN];
+	const char *home;
+
+	metric_add(rt->m.req[op], 1);
+	if (check_uid(rt, c, op, q->uid) == -1)
+		return;
+	/* A uid's sequence lives in its home region (unmapped: here). */
+	home = home_of(rt, q->uid);
+	if (home != NULL && !is_here(rt, home))
+		home = confirm_home(rt, q->uid, home, confirmed);
+	if (home != NULL && !is_here(rt, home)) {
+		reply_redirect(rt, c, op, home);
+		return;
+	}
+	switch (idsvc_seq(rt->ids, q->uid, q->n, op == OP_CURSEQ,
+	    q->route_version, &a)) {
+	case IDSVC_OK:
+		r.status = RPC_OK;
+		r.seq = a.value;
+		r.router = rt->me->name;
+		r.epoch = a.epoch;
+		break;
+	case IDSVC_REDIRECT:
+		owner = topo_node(rt->t, a.owner);
+		if (owner == NULL) {
+			r.status = RPC_RETRY;
+			r.error = "the section's owner is not in the topology";
+			break;
+		}
+		r.status = RPC_REDIRECT;
+		r.error = a.text;
+		r.redirect_region = rt->region->name;
+		r.redirect_endpoint = owner->endpoint;
+		metric_add(rt->m.redirects[op], 1);
+		break;
+	case IDSVC_RETRY:
+		r.status = RPC_RETRY;
+		r.error = a.text;
+		break;
+	case IDSVC_UNAVAILABLE:
+		r.status = RPC_UNAVAILABLE;
+		r.error = a.text;
+		metric_add(rt->m.err[op], 1);
+		break;
+	}
+	attach_routes(rt, &r, a.version, q->route_version);
+	send_reply(rt, c, &r);
+}
+
+static void handle_genid(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	struct rpc_reply r = { .req_id = c->req_id, .status = RPC_OK };
+	uint32_t n = q->n == 0 ? 1 : q->n;
+
+	metric_add(rt->m.req[OP_GENID], 1);
+	if (n > RPC_GENID_MAX) {
+		metric_add(rt->m.bad_requests, 1);
+		reply_status(rt, c, OP_GENID, RPC_BAD_REQUEST,
+		    "too many ids asked for");
+		return;
+	}
+	if (idsvc_genid(rt->ids, n, rt->genids) == -1) {
+		if (errno == EAGAIN)
+			reply_status(rt, c, OP_GENID, RPC_RETRY, "ids are "
+			    "ahead of the clock (just started, or the clock "
+			    "stepped back); retry");
+		else
+			reply_status(rt, c, OP_GENID, RPC_ERROR, "the clock "
+			    "is out of the range of ids");
+		return;
+	}
+	r.ids = rt->genids;
+	r.nids = n;
+	send_reply(rt, c, &r);
+}
+
+/*
+ * The names connection, reconnected at most once a second, holding the
+ * writer lock of the names stream when it can.
+ */
+static int names_ready(struct router *rt)
+{
+	char err[TRIAD_ERRLEN];
+	uint64_t now;
+	int rc;
+
+	if (idstore_alive(rt->names) && rt->names_locked)
+		return 1;
+	now = clock_mono_ms();
+	if (!idstore_alive(rt->names)) {
+		/* A new session holds no lock. */
+		rt->names_locked = 0;
+		if (now < rt->names_retry_ms)
+			return 0;
+		rt->names_retry_ms = now + 1000;
+		if (idstore_reconnect(rt->names, err) == -1) {
+			log_warnx("%s", err);
+			return 0;
+		}
+		rt->names_lock_ms = 0;
+	}
+	/* Without the lock rows still go out, by another router's sweep. */
+	if (now >= rt->names_lock_ms) {
+		rt->names_lock_ms = now + 1000;
+		rc = idstore_lock_writer(rt->names, rt->names_writer, err);
+		if (rc == -1)
+			log_warnx("%s", err);
+		rt->names_locked = rc == 1;
+	}
+	return idstore_alive(rt->names);
+}
+
+static void handle_name(struct router *rt, const struct client *c,
+    const struct rpc_request *q)
+{
+	enum op op = q->op == RPC_OP_CLAIM ? OP_CLAIM :
+	    q->op == RPC_OP_LOOKUP ? OP_LOOKUP : OP_RELEASE;
+	struct rpc_reply r = { .req_id = c->req_id };
+	char err[TRIAD_ERRLEN], text[TRIAD_ERRLEN];
+	struct idstore_name d;
+	uint64_t uid;
+	int rc;
+
+	metric_add(rt->m.req[op], 1);
+	if (names_check(q->name, strlen(q->name), err) == -1) {
+		metric_add(rt->m.names_bad, 1);
+		metric_add(rt->m.bad_requests, 1);
+		reply_status(rt, c, op, RPC_BAD_REQUEST, err);
+		return;
+	}
+	if (op != OP_LOOKUP && check_uid(rt, c, op, q->uid) == -1)
+		return;
+	/* Claims are decided in one place: redirect, rclient follows. */
+	if (op != OP_LOOKUP && !is_here(rt, rt->t->global_master)) {
+		redirect_to(rt, c, op, rt->t->global_master,
+		    "names are decided in");
+		return;
+	}
+	if (!names_ready(rt)) {
+		reply_status(rt, c, op, RPC_UNAVAILABLE,
+		    "the region's database is unavailable");
+		return;
+	}
+	if (op == OP_LOOKUP) {
+		rc = idstore_lookup(rt->names, q->name, &uid, err);
+		if (rc == -1)
+			goto failed;
+		if (rc == 0) {
+			reply_status(rt, c, op, RPC_NOT_FOUND,
+			    "no uid holds this name");
+			return;
+		}
+		r.status = RPC_OK;
+		r.name_uid = uid;
+		send_reply(rt, c, &r);
+		return;
+	}
+	rc = op == OP_CLAIM ?
+	    idstore_claim(rt->names, q->name, q->uid, rt->region->name,
+	    rt->names_writer, &d, err) :
+	    idstore_release_name(rt->names, q->name, q->uid,
+	    rt->region->name, rt->names_writer, &d, err);
+	if (rc == -1)
+		goto failed;
+	if (d.outbox_id > 0)
+		shipper_kick(rt->nsh);
+	r.name_uid = d.holder;
+	if (d.status == RPC_CONFLICT) {
+		if (op == OP_CLAIM)
+			metric_add(rt->m.claims_refused, 1);
+		snprintf(text, sizeof(text), "name \"%s\" is held by uid %llu",
+		    q->name, (unsigned long long)d.holder);
+		r.status = RPC_CONFLICT;
+		r.error = text;
+	} else {
+		if (op == OP_RELEASE && d.outbox_id > 0)
+			metric_add(rt->m.releases, 1);
+		else if (op == OP_CLAIM)
+			metric_add(d.outbox_id > 0 ? rt->m.claims_won :
+			    rt->m.claims_held, 1);
+		r.status = RPC_OK;
+	}
+	send_reply(rt, c, &r);
+	return;
+failed:
+	log_warnx("%s", err);
+	reply_status(rt, c, op, RPC_UNAVAILABLE,
+	    "could not reach the region's database");
+}
+
+static void handle_blocks(struct router *rt, const struct client *c)
+{
+	struct rpc_reply r = { .req_id = c->req_id, .status = RPC_OK };
+	size_t n = blockset_count(rt->blocks);
+
+	metric_add(rt->m.req[OP_BLOCKS], 1);
+	if (n > RPC_BLOCKS_MAX)
+		n = RPC_BLOCKS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		const struct block *b = blockset_get(rt->blocks, i);
+
+		rt->rpcblocks[i] = (struct rpc_block){
+			.id = b->id,
+			.region = b->region,
+			.campus = b->campus,
+			.instance = b->instance,
+			.reason = b->reason,
+			.set_by = b->set_by,
+			.drill = b->drill,
+			.created_us = b->created_us,
+			.expires_us = b->expires_us,
+		};
+	}
+	r.blocks = rt->rpcblocks;
+	r.nblocks = n;
+	send_reply(rt, c, &r);
+}
+
 static void refuse(struct router *rt, const struct client *c,
     const char *why)
 {
@@ -854,6 +1198,21 @@ static int take_request(struct router *rt)
 		break;
 	case RPC_OP_STAT:
 		handle_stat(rt, &c);
+		break;
+	case RPC_OP_SEQ:
+	case RPC_OP_CURSEQ:
+		handle_seq(rt, &c, &q);
+		break;
+	case RPC_OP_GENID:
+		handle_genid(rt, &c, &q);
+		break;
+	case RPC_OP_CLAIM:
+	case RPC_OP_LOOKUP:
+	case RPC_OP_RELEASE:
+		handle_name(rt, &c, &q);
+		break;
+	case RPC_OP_BLOCKS:
+		handle_blocks(rt, &c);
 		break;
 	default:
 		refuse(rt, &c, "a request needs an operation this router "
@@ -962,12 +1321,62 @@ out:
 
 /* Timers ---------------------------------------------------------------- */
 
+/*
+ * Load the block list (blocks.h) and hand it on: to the shipper (queue
+ * nodes and campuses to skip) and to the ID service (a blocked router gives
+ * up its seq leases; blocked routers leave the order of succession).  A
+ * failed load keeps the list it had, dropping entries past their expiry.
+ */
+static void blocks_tick(struct router *rt, uint64_t now)
+{
+	const struct topo_region *r = rt->region;
+	char err[TRIAD_ERRLEN];
+	uint64_t before;
+	int me;
+
+	if (now < rt->next_blocks_ms)
+		return;
+	rt->next_blocks_ms = now + BLOCKS_EVERY_MS;
+	before = blockset_version(rt->blocks);
+	if (names_ready(rt) &&
+	    idstore_blocks_load(rt->names, rt->blocks, err) == 0) {
+		if (rt->blocks_failing)
+			log_info("reading the block list again");
+		rt->blocks_failing = 0;
+	} else {
+		metric_add(rt->m.blocks_errors, 1);
+		if (!rt->blocks_failing)
+			log_warnx("could not read the block list; keeping the "
+			    "one known until its entries expire");
+		rt->blocks_failing = 1;
+		blockset_prune(rt->blocks, (int64_t)clock_wall_us());
+	}
+	metric_set(rt->m.blocks, (int64_t)blockset_count(rt->blocks));
+	if (blockset_version(rt->blocks) != before)
+		log_info("block list: %zu entries in force",
+		    blockset_count(rt->blocks));
+	for (int i = 0; i < r->nrouters; i++)
+		rt->rblocked[i] = blockset_node(rt->blocks, rt->t,
+		    &r->routers[i]);
+	me = blockset_node(rt->blocks, rt->t, rt->me);
+	if (me != rt->me_blocked)
+		log_info("this router is %s", me ? "blocked: it serves no "
+		    "SEQ and gives its sections to the other routers" :
+		    "no longer blocked");
+	rt->me_blocked = me;
+	metric_set(rt->m.blocked, me);
+	idsvc_set_blocked(rt->ids, me, rt->rblocked);
+	shipper_set_blocks(rt->sh, rt->blocks);
+	shipper_set_blocks(rt->nsh, rt->blocks);
+}
+
 static void timers(struct router *rt, uint64_t now)
 {
 	char err[TRIAD_ERRLEN];
 
 	db_check(rt); /* the shipper may have found the connection gone */
 	db_reconnect_tick(rt, now);
+	blocks_tick(rt, now);
 	if (!db_ready(rt))
 		return;
 	if (now >= rt->next_relock_ms) {
@@ -1032,6 +1441,8 @@ static int next_timeout(const struct router *rt, uint64_t now)
 		until = rt->next_overrides_ms;
 	if (rt->next_depth_ms < until)
 		until = rt->next_depth_ms;
+	if (rt->next_blocks_ms < until)
+		until = rt->next_blocks_ms;
 	return until <= now ? 0 : (int)(until - now);
 }
 
@@ -1058,10 +1469,11 @@ static int run(struct router *rt)
 		 * The producer's sockets are its own: while batches are in
 		 * flight, wait on them in short turns with our socket.
 		 */
-		if (shipper_inflight(rt->sh) > 0) {
+		if (shipper_inflight(rt->sh) > 0 ||
+		    shipper_inflight(rt->nsh) > 0) {
 			rc = zmq_poll(items, nitems, 0);
-			if (rc == 0 && shipper_poll(rt->sh, wait > 1 ? 1 :
-			    wait) == -1)
+			if (rc == 0 && shipper_poll(shipper_inflight(rt->sh) >
+			    0 ? rt->sh : rt->nsh, wait > 1 ? 1 : wait) == -1)
 				return -1;
 		} else {
 			rc = zmq_poll(items, nitems, wait);
@@ -1085,7 +1497,8 @@ static int run(struct router *rt)
 		}
 		commit_round(rt);
 		rpc_arena_free(&rt->arena);
-		if (shipper_poll(rt->sh, 0) == -1)
+		if (shipper_poll(rt->sh, 0) == -1 ||
+		    shipper_poll(rt->nsh, 0) == -1)
 			return -1;
 		timers(rt, clock_mono_ms());
 	}
@@ -1097,10 +1510,76 @@ static int run(struct router *rt)
 	    shipper_inflight(rt->sh) > 0 && clock_mono_ms() < end;)
 		if (shipper_poll(rt->sh, 100) == -1)
 			break;
+	for (uint64_t end = clock_mono_ms() + STOP_WAIT_MS;
+	    shipper_inflight(rt->nsh) > 0 && clock_mono_ms() < end;)
+		if (shipper_poll(rt->nsh, 100) == -1)
+			break;
 	return 0;
 }
 
 /* Setup ------------------------------------------------------------------ */
+
+/* Name changes are answered at commit; the queue's answer is only logged. */
+static void names_shipped(void *arg, uint64_t lo, uint64_t hi, int ok)
+{
+	(void)arg;
+	if (!ok)
+		log_warnx("name changes %llu..%llu did not reach the queue; "
+		    "sending them again", (unsigned long long)lo,
+		    (unsigned long long)hi);
+}
+
+static int setup_ids(struct router *rt, char *err)
+{
+	struct idsvc_conf ic;
+	char name[TRIAD_NAMELEN + 32];
+
+	/* The topology's `ids` group (topo.h). */
+	idsvc_conf_init(&ic, rt->t, rt->me);
+	ic.metrics = rt->metrics;
+	if (rt->me->index > (int)GENID_INSTANCE_MAX ||
+	    rt->me->region > (int)GENID_REGION_MAX) {
+		snprintf(err, TRIAD_ERRLEN, "router %s: GENID takes at most "
+		    "%u routers per region and %u regions", rt->me->name,
+		    GENID_INSTANCE_MAX + 1, GENID_REGION_MAX + 1);
+		return -1;
+	}
+	rt->blocks = blockset_new(err);
+	if (rt->blocks == NULL)
+		return -1;
+	rt->rblocked = calloc((size_t)rt->region->nrouters + 1,
+	    sizeof(*rt->rblocked));
+	rt->rpcblocks = calloc(RPC_BLOCKS_MAX, sizeof(*rt->rpcblocks));
+	rt->genids = calloc(RPC_GENID_MAX, sizeof(*rt->genids));
+	rt->rtab = malloc(sizeof(*rt->rtab));
+	rt->routes = calloc(ROUTE_TABLE_MAX, sizeof(*rt->routes));
+	if (rt->genids == NULL || rt->rtab == NULL || rt->routes == NULL ||
+	    rt->rblocked == NULL || rt->rpcblocks == NULL) {
+		snprintf(err, TRIAD_ERRLEN, "out of memory");
+		return -1;
+	}
+	snprintf(name, sizeof(name), "triad-routerd %s names", rt->me->name);
+	rt->names = idstore_open(rt->region->postgres, name, err);
+	if (rt->names == NULL)
+		return -1;
+	if ((size_t)snprintf(rt->names_writer, sizeof(rt->names_writer),
+	    "%s/names", rt->me->name) >= sizeof(rt->names_writer)) {
+		snprintf(err, TRIAD_ERRLEN, "router name %s is too long for "
+		    "its names stream (%s/names)", rt->me->name, rt->me->name);
+		return -1;
+	}
+	rt->nsh = shipper_new(rt->zctx, rt->t, rt->region->name,
+	    rt->names_writer, rt->st, rt->metrics, names_shipped, rt, err);
+	if (rt->nsh == NULL)
+		return -1;
+	(void)names_ready(rt);
+	rt->ids = idsvc_new(&ic, err);
+	if (rt->ids == NULL)
+		return -1;
+	/* A router started while blocked must not serve its first second. */
+	blocks_tick(rt, clock_mono_ms());
+	return 0;
+}
 
 static int setup(struct router *rt, char *err)
 {
@@ -1141,6 +1620,8 @@ static int setup(struct router *rt, char *err)
 	rt->zap = curve_zap_new(rt->zctx, t, err);
 	if (rt->zap == NULL)
 		return -1;
+	if (setup_ids(rt, err) == -1)
+		return -1;
 	rt->sock = zmq_socket(rt->zctx, ZMQ_ROUTER);
 	if (rt->sock == NULL ||
 	    zmq_setsockopt(rt->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) == -1 ||
@@ -1167,6 +1648,15 @@ static void teardown(struct router *rt)
 {
 	if (rt->sock != NULL)
 		zmq_close(rt->sock);
+	idsvc_destroy(&rt->ids);
+	shipper_destroy(&rt->nsh);
+	idstore_close(&rt->names);
+	free(rt->genids);
+	free(rt->rtab);
+	free(rt->routes);
+	free(rt->rblocked);
+	free(rt->rpcblocks);
+	blockset_destroy(&rt->blocks);
 	shipper_destroy(&rt->sh);
 	curve_zap_destroy(&rt->zap);
 	if (rt->zctx != NULL)
@@ -1180,103 +1670,51 @@ static void teardown(struct router *rt)
 	free(rt->waiters);
 }
 
-static int port_is_zero(const char *endpoint)
-{
-	const char *colon = strrchr(endpoint, ':');
-
-	return colon != NULL && strcmp(colon, ":0") == 0;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf = NULL;
-	int foreground = 0, check_only = 0, verbose = 0, ch, status;
+	struct daemon_args a;
 	char err[TRIAD_ERRLEN];
 	struct router rt = { 0 };
 	httpd_t *http = NULL;
 	sigset_t stopsigs;
 	struct topo *t;
+	int status;
 
-	while ((ch = getopt_long(argc, argv, "df:hnv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'f':
-			conf = optarg;
-			break;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (conf == NULL || optind != argc - 1) {
-		usage(stderr);
-		return 2;
-	}
-	t = topo_load(conf, err);
+	if (daemon_parse(argc, argv, usage, &a) == -1)
+		return a.exit_status;
+	t = topo_load(a.conf, err);
 	if (t == NULL) {
 		fprintf(stderr, "triad-routerd: %s\n", err);
 		return 1;
 	}
 	rt.t = t;
-	rt.me = find_router(t, argv[optind]);
+	rt.me = find_router(t, a.name);
 	if (rt.me == NULL) {
 		fprintf(stderr, "triad-routerd: %s: no router named \"%s\"\n",
-		    conf, argv[optind]);
+		    a.conf, a.name);
 		topo_destroy(&t);
 		return 1;
 	}
 	rt.region = &t->regions[rt.me->region];
-	if (port_is_zero(rt.me->endpoint) || port_is_zero(rt.me->metrics)) {
-		fprintf(stderr, "triad-routerd: %s: router %s has port 0; "
-		    "resolve ports first (triadctl up writes a resolved "
-		    "file)\n", conf, rt.me->name);
+	if (daemon_unresolved("triad-routerd", a.conf, "router", rt.me)) {
 		topo_destroy(&t);
 		return 1;
 	}
 	if (rt.region->postgres[0] == '\0' || rt.region->ngroups == 0) {
 		fprintf(stderr, "triad-routerd: %s: region %s needs a postgres "
 		    "connection string and queue groups for its routers\n",
-		    conf, rt.region->name);
+		    a.conf, rt.region->name);
 		topo_destroy(&t);
 		return 1;
 	}
-	if (check_only) {
-		printf("%s: configuration OK for router %s\n", conf,
+	if (a.check_only) {
+		printf("%s: configuration OK for router %s\n", a.conf,
 		    rt.me->name);
 		topo_destroy(&t);
 		return 0;
 	}
-	log_init("triad-routerd", rt.region->name, rt.me->campus, verbose);
-	if (!foreground && daemon(0, 1) == -1)
-		fatal("could not detach");
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	/*
-	 * ZeroMQ, libpq and libmicrohttpd threads inherit a mask with SIGTERM
-	 * and SIGINT blocked, so those signals always reach this thread and
-	 * interrupt its zmq_poll() at once.
-	 */
-	sigemptyset(&stopsigs);
-	sigaddset(&stopsigs, SIGTERM);
-	sigaddset(&stopsigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+	daemon_start("triad-routerd", &a, rt.region->name, rt.me->campus,
+	    on_signal, &stopsigs);
 
 	status = 1;
 	if (setup(&rt, err) == -1) {

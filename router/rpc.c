@@ -403,10 +403,15 @@ int rpc_encode_request(const struct rpc_request *r, struct buf *out)
 	Triad__GetRequest get = TRIAD__GET_REQUEST__INIT;
 	Triad__SyncRequest sync = TRIAD__SYNC_REQUEST__INIT;
 	Triad__StatRequest stat = TRIAD__STAT_REQUEST__INIT;
+	Triad__SeqRequest seq = TRIAD__SEQ_REQUEST__INIT;
+	Triad__NameRequest name = TRIAD__NAME_REQUEST__INIT;
+	Triad__GenidRequest genid = TRIAD__GENID_REQUEST__INIT;
+	Triad__BlocksRequest blocks = TRIAD__BLOCKS_REQUEST__INIT;
 
 	assert(r != NULL && out != NULL);
 	assert(r->value != NULL || r->value_len == 0);
 	m.req_id = r->req_id;
+	m.route_version = r->route_version;
 	switch (r->op) {
 	case RPC_OP_PUT:
 		put.ns = pbstr(r->ns);
@@ -442,6 +447,42 @@ int rpc_encode_request(const struct rpc_request *r, struct buf *out)
 		m.op_case = TRIAD__REQUEST__OP_STAT;
 		m.stat = &stat;
 		break;
+	case RPC_OP_SEQ:
+	case RPC_OP_CURSEQ:
+		seq.uid = r->uid;
+		seq.n = r->n;
+		if (r->op == RPC_OP_SEQ) {
+			m.op_case = TRIAD__REQUEST__OP_SEQ;
+			m.seq = &seq;
+		} else {
+			m.op_case = TRIAD__REQUEST__OP_CURSEQ;
+			m.curseq = &seq;
+		}
+		break;
+	case RPC_OP_CLAIM:
+		m.op_case = TRIAD__REQUEST__OP_CLAIM;
+		m.claim = &name;
+		goto name;
+	case RPC_OP_LOOKUP:
+		m.op_case = TRIAD__REQUEST__OP_LOOKUP;
+		m.lookup = &name;
+		goto name;
+	case RPC_OP_RELEASE:
+		m.op_case = TRIAD__REQUEST__OP_RELEASE;
+		m.release = &name;
+name:
+		name.name = pbstr(r->name);
+		name.uid = r->uid;
+		break;
+	case RPC_OP_GENID:
+		genid.n = r->n;
+		m.op_case = TRIAD__REQUEST__OP_GENID;
+		m.genid = &genid;
+		break;
+	case RPC_OP_BLOCKS:
+		m.op_case = TRIAD__REQUEST__OP_BLOCKS;
+		m.blocks = &blocks;
+		break;
 	case RPC_OP_NONE:
 		break;
 	}
@@ -453,11 +494,17 @@ int rpc_encode_reply(const struct rpc_reply *r, struct buf *out)
 	Triad__Reply m = TRIAD__REPLY__INIT;
 	Triad__Record rec;
 	Triad__Record *recs = NULL, **ptrs = NULL;
+	Triad__RouteTable routes = TRIAD__ROUTE_TABLE__INIT;
+	Triad__RouteRange *rr = NULL, **rrp = NULL;
+	Triad__Block *bl = NULL, **blp = NULL;
 	char *text = NULL;
 	int rc;
 
 	assert(r != NULL && out != NULL);
 	assert(r->records != NULL || r->nrecords == 0);
+	assert(r->routes != NULL || r->nroutes == 0);
+	assert(r->blocks != NULL || r->nblocks == 0);
+	assert(r->ids != NULL || r->nids == 0);
 	m.req_id = r->req_id;
 	m.status = (Triad__Status)r->status;
 	m.error = pbstr(r->error);
@@ -496,8 +543,66 @@ int rpc_encode_reply(const struct rpc_reply *r, struct buf *out)
 	} else {
 		m.text = pbstr(r->text);
 	}
+	m.seq = r->seq;
+	m.name_uid = r->name_uid;
+	m.n_ids = r->nids;
+	m.ids = (uint64_t *)r->ids;
+	m.router = pbstr(r->router);
+	m.epoch = r->epoch;
+	m.blocks_version = r->blocks_version;
+	if (r->has_routes) {
+		routes.version = r->route_version;
+		routes.section_size = r->section_size;
+		if (r->nroutes > 0) {
+			rr = calloc(r->nroutes, sizeof(*rr));
+			rrp = calloc(r->nroutes, sizeof(*rrp));
+			if (rr == NULL || rrp == NULL) {
+				rc = -1;
+				goto out;
+			}
+		}
+		for (size_t i = 0; i < r->nroutes; i++) {
+			triad__route_range__init(&rr[i]);
+			rr[i].first = r->routes[i].first;
+			rr[i].last = r->routes[i].last;
+			rr[i].owner = pbstr(r->routes[i].owner);
+			rrp[i] = &rr[i];
+		}
+		routes.n_ranges = r->nroutes;
+		routes.ranges = rrp;
+		m.routes = &routes;
+	}
+	if (r->nblocks > 0) {
+		bl = calloc(r->nblocks, sizeof(*bl));
+		blp = calloc(r->nblocks, sizeof(*blp));
+		if (bl == NULL || blp == NULL) {
+			rc = -1;
+			goto out;
+		}
+		for (size_t i = 0; i < r->nblocks; i++) {
+			const struct rpc_block *b = &r->blocks[i];
+
+			triad__block__init(&bl[i]);
+			bl[i].id = b->id;
+			bl[i].region = pbstr(b->region);
+			bl[i].campus = pbstr(b->campus);
+			bl[i].instance = pbstr(b->instance);
+			bl[i].reason = pbstr(b->reason);
+			bl[i].set_by = pbstr(b->set_by);
+			bl[i].drill = b->drill != 0;
+			bl[i].created_us = b->created_us;
+			bl[i].expires_us = b->expires_us;
+			blp[i] = &bl[i];
+		}
+		m.n_blocks = r->nblocks;
+		m.blocks = blp;
+	}
 	rc = pack(&m.base, out);
 out:
+	free(bl);
+	free(blp);
+	free(rr);
+	free(rrp);
 	free(text);
 	free(ptrs);
 	free(recs);
@@ -509,9 +614,26 @@ int rpc_encode_change(const struct rpc_change *c, struct buf *out)
 	Triad__Change m = TRIAD__CHANGE__INIT;
 	Triad__Record rec;
 	Triad__HomeOverride home = TRIAD__HOME_OVERRIDE__INIT;
+	Triad__NameClaim name = TRIAD__NAME_CLAIM__INIT;
 
 	assert(c != NULL && out != NULL);
-	if (c->is_home) {
+	if (c->is_name || (!c->is_home && c->record.ns != NULL &&
+	    strcmp(c->record.ns, RPC_NAMES_NS) == 0)) {
+		/* A name decided at the global master (see rpc.h). */
+		if (c->is_name) {
+			name.name = pbstr(c->name.name);
+			name.uid = c->name.uid;
+			name.version = c->name.version;
+			name.released = c->name.released != 0;
+		} else {
+			name.name = pbstr(c->record.key);
+			name.uid = c->record.uid;
+			name.version = c->record.version;
+			name.released = c->record.deleted != 0;
+		}
+		m.change_case = TRIAD__CHANGE__CHANGE_NAME;
+		m.name = &name;
+	} else if (c->is_home) {
 		home.uid = c->home.uid;
 		home.region = pbstr(c->home.region);
 		home.epoch = c->home.epoch;
@@ -646,6 +768,42 @@ static int decode_sync(const struct dctx *d, struct rpc_request *out,
 	return 0;
 }
 
+/* Bytes a name of CLAIM/LOOKUP/RELEASE may have on the wire: the router
+ * checks the rules (router/names.h) and says which one a name breaks. */
+#define NAME_WIRE_MAX 256
+
+static int decode_seq(const struct dctx *d, struct rpc_request *out,
+    const Triad__SeqRequest *m, enum rpc_op op)
+{
+	if (op == RPC_OP_SEQ && m->n > RPC_SEQ_MAX) {
+		seterr(d->err, d->errlen, "seq of %u values, limit is %d", m->n,
+		    RPC_SEQ_MAX);
+		return -1;
+	}
+	out->op = op;
+	out->uid = m->uid;
+	out->n = m->n == 0 ? 1 : m->n;
+	return 0;
+}
+
+static int decode_name(const struct dctx *d, struct rpc_request *out,
+    const Triad__NameRequest *m, enum rpc_op op)
+{
+	if (!str_whole(d->ar, m->name)) {
+		seterr(d->err, d->errlen, "name holds a NUL byte");
+		return -1;
+	}
+	if (strlen(m->name) > NAME_WIRE_MAX) {
+		seterr(d->err, d->errlen, "name of %zu bytes, limit is %d",
+		    strlen(m->name), NAME_WIRE_MAX);
+		return -1;
+	}
+	out->op = op;
+	out->name = m->name;
+	out->uid = m->uid;
+	return 0;
+}
+
 int rpc_decode_request(const void *p, size_t len, const struct rpc_limits *l,
     struct rpc_request *out, struct rpc_arena *a, char *err, size_t errlen)
 {
@@ -667,6 +825,7 @@ int rpc_decode_request(const void *p, size_t len, const struct rpc_limits *l,
 	if (m == NULL)
 		goto out;
 	out->req_id = m->req_id;
+	out->route_version = m->route_version;
 	switch (m->op_case) {
 	case TRIAD__REQUEST__OP_PUT:
 		rc = decode_put(&d, out, m->put);
@@ -679,6 +838,35 @@ int rpc_decode_request(const void *p, size_t len, const struct rpc_limits *l,
 		break;
 	case TRIAD__REQUEST__OP_STAT:
 		out->op = RPC_OP_STAT;
+		rc = 0;
+		break;
+	case TRIAD__REQUEST__OP_SEQ:
+		rc = decode_seq(&d, out, m->seq, RPC_OP_SEQ);
+		break;
+	case TRIAD__REQUEST__OP_CURSEQ:
+		rc = decode_seq(&d, out, m->curseq, RPC_OP_CURSEQ);
+		break;
+	case TRIAD__REQUEST__OP_CLAIM:
+		rc = decode_name(&d, out, m->claim, RPC_OP_CLAIM);
+		break;
+	case TRIAD__REQUEST__OP_LOOKUP:
+		rc = decode_name(&d, out, m->lookup, RPC_OP_LOOKUP);
+		break;
+	case TRIAD__REQUEST__OP_RELEASE:
+		rc = decode_name(&d, out, m->release, RPC_OP_RELEASE);
+		break;
+	case TRIAD__REQUEST__OP_GENID:
+		if (m->genid->n > RPC_GENID_MAX) {
+			seterr(err, errlen, "genid of %u ids, limit is %d",
+			    m->genid->n, RPC_GENID_MAX);
+			break;
+		}
+		out->op = RPC_OP_GENID;
+		out->n = m->genid->n == 0 ? 1 : m->genid->n;
+		rc = 0;
+		break;
+	case TRIAD__REQUEST__OP_BLOCKS:
+		out->op = RPC_OP_BLOCKS;
 		rc = 0;
 		break;
 	default:
@@ -694,6 +882,117 @@ out:
 		arena_rollback(d.ar, mark);
 	}
 	return rc;
+}
+
+/* The ID service's and the block list's fields of a reply. */
+static int decode_id_fields(const struct dctx *d, struct rpc_reply *out,
+    const Triad__Reply *m)
+{
+	char pfx[48];
+
+	if (m->n_ids > RPC_GENID_MAX) {
+		seterr(d->err, d->errlen, "reply of %zu ids, limit is %d",
+		    m->n_ids, RPC_GENID_MAX);
+		return -1;
+	}
+	if (check_name(d, "", "router", m->router, TRIAD_NAMELEN - 1, 0) ==
+	    -1)
+		return -1;
+	out->seq = m->seq;
+	out->name_uid = m->name_uid;
+	out->ids = m->ids;
+	out->nids = m->n_ids;
+	out->router = str_or_empty(m->router);
+	out->epoch = m->epoch;
+	out->blocks_version = m->blocks_version;
+	if (m->routes != NULL) {
+		const Triad__RouteTable *t = m->routes;
+		struct rpc_route *rr = NULL;
+
+		if (t->n_ranges > RPC_ROUTES_MAX) {
+			seterr(d->err, d->errlen, "route table of %zu ranges, "
+			    "limit is %d", t->n_ranges, RPC_ROUTES_MAX);
+			return -1;
+		}
+		if (t->n_ranges > 0 && (rr = arena_alloc(d->ar, t->n_ranges *
+		    sizeof(*rr))) == NULL) {
+			seterr(d->err, d->errlen, "out of memory decoding a "
+			    "route table");
+			return -1;
+		}
+		for (size_t i = 0; i < t->n_ranges; i++) {
+			const Triad__RouteRange *g = t->ranges[i];
+
+			snprintf(pfx, sizeof(pfx), "routes[%zu]: ", i);
+			if (check_name(d, pfx, "owner", g->owner,
+			    TRIAD_NAMELEN - 1, 1) == -1)
+				return -1;
+			if (g->first > g->last ||
+			    (i > 0 && g->first <= t->ranges[i - 1]->last)) {
+				seterr(d->err, d->errlen, "%sranges out of "
+				    "order", pfx);
+				return -1;
+			}
+			rr[i].first = g->first;
+			rr[i].last = g->last;
+			rr[i].owner = g->owner;
+		}
+		out->has_routes = 1;
+		out->route_version = t->version;
+		out->section_size = t->section_size;
+		out->routes = rr;
+		out->nroutes = t->n_ranges;
+	}
+	if (m->n_blocks > RPC_BLOCKS_MAX) {
+		seterr(d->err, d->errlen, "reply of %zu blocks, limit is %d",
+		    m->n_blocks, RPC_BLOCKS_MAX);
+		return -1;
+	}
+	if (m->n_blocks > 0) {
+		struct rpc_block *b = arena_alloc(d->ar, m->n_blocks *
+		    sizeof(*b));
+
+		if (b == NULL) {
+			seterr(d->err, d->errlen, "out of memory decoding a "
+			    "block list");
+			return -1;
+		}
+		for (size_t i = 0; i < m->n_blocks; i++) {
+			const Triad__Block *g = m->blocks[i];
+
+			snprintf(pfx, sizeof(pfx), "blocks[%zu]: ", i);
+			if (check_name(d, pfx, "region", g->region,
+			    TRIAD_NAMELEN - 1, 1) == -1 ||
+			    check_name(d, pfx, "campus", g->campus,
+			    TRIAD_NAMELEN - 1, 0) == -1 ||
+			    check_name(d, pfx, "instance", g->instance,
+			    TRIAD_NAMELEN - 1, 0) == -1 ||
+			    check_name(d, pfx, "set_by", g->set_by,
+			    TRIAD_NAMELEN - 1, 0) == -1)
+				return -1;
+			/* 200: common/blocks.h's BLOCKS_REASONLEN. */
+			if (!str_whole(d->ar, g->reason) ||
+			    strlen(g->reason) >= 200) {
+				seterr(d->err, d->errlen, "%sreason holds a "
+				    "NUL byte or is over 199 bytes", pfx);
+				return -1;
+			}
+			b[i] = (struct rpc_block){
+				.id = g->id,
+				.region = g->region,
+				.campus = g->campus,
+				.instance = g->instance,
+				.reason = g->reason,
+				.set_by = g->set_by,
+				.drill = g->drill != 0,
+				.created_us = g->created_us,
+				.expires_us = g->expires_us,
+			};
+		}
+		out->blocks = b;
+		out->nblocks = m->n_blocks;
+	}
+	return 0;
 }
 
 static int decode_reply_fields(const struct dctx *d, struct rpc_reply *out,
@@ -750,7 +1049,7 @@ static int decode_reply_fields(const struct dctx *d, struct rpc_reply *out,
 	out->more = m->more != 0;
 	out->text = str_or_empty(m->text);
 	out->text_len = strlen(out->text);
-	return 0;
+	return decode_id_fields(d, out, m);
 }
 
 int rpc_decode_reply(const void *p, size_t len, const struct rpc_limits *l,
@@ -769,7 +1068,7 @@ int rpc_decode_reply(const void *p, size_t len, const struct rpc_limits *l,
 	}
 	mark = arena_mark(d.ar);
 	m = (Triad__Reply *)unpack(&d, &triad__reply__descriptor, "reply", p,
-	    len, (size_t)l->max_records + 2);
+	    len, (size_t)l->max_records + 3 + RPC_ROUTES_MAX + RPC_BLOCKS_MAX);
 	if (m == NULL) {
 		arena_rollback(d.ar, mark);
 		return -1;
@@ -820,9 +1119,20 @@ int rpc_decode_change(const void *p, size_t len, const struct rpc_limits *l,
 		out->home.epoch = m->home->epoch;
 		rc = 0;
 		break;
+	case TRIAD__CHANGE__CHANGE_NAME:
+		/* 64: router/names.h's NAMES_MAXLEN; replay checks the rest. */
+		if (check_name(&d, "", "name", m->name->name, 64, 1) == -1)
+			break;
+		out->is_name = 1;
+		out->name.name = m->name->name;
+		out->name.uid = m->name->uid;
+		out->name.version = m->name->version;
+		out->name.released = m->name->released != 0;
+		rc = 0;
+		break;
 	default:
 		seterr(err, errlen, "change holds neither a record nor a home "
-		    "override");
+		    "override nor a name");
 		break;
 	}
 out:

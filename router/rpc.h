@@ -32,7 +32,30 @@ enum rpc_status {
 	RPC_ERROR = 7,
 };
 
-enum rpc_op { RPC_OP_NONE = 0, RPC_OP_PUT, RPC_OP_GET, RPC_OP_SYNC, RPC_OP_STAT };
+enum rpc_op {
+	RPC_OP_NONE = 0, RPC_OP_PUT, RPC_OP_GET, RPC_OP_SYNC, RPC_OP_STAT,
+	/* the ID service (DESIGN.md section 7) */
+	RPC_OP_SEQ, RPC_OP_CURSEQ, RPC_OP_CLAIM, RPC_OP_LOOKUP, RPC_OP_RELEASE,
+	RPC_OP_GENID,
+	RPC_OP_BLOCKS,  /* the router's block list */
+};
+
+/* Most values one SEQ or GENID request may ask for. */
+#define RPC_SEQ_MAX 10000
+#define RPC_GENID_MAX 10000
+/* Most route ranges and block entries one reply may carry. */
+#define RPC_ROUTES_MAX 256
+#define RPC_BLOCKS_MAX 1024
+
+/*
+ * Names claimed through the global master travel to the other regions as
+ * NameClaim changes.  They are written to the outbox as records of this
+ * reserved namespace (key: the name, uid: its holder, version: the name's
+ * version, deleted: released), which the shipper ships like any record;
+ * rpc_encode_change() turns such a record into a NameClaim.  Routers
+ * refuse client writes and reads in this namespace.
+ */
+#define RPC_NAMES_NS "_triad.names"
 
 struct rpc_limits {
 	uint32_t max_ns;        /* bytes in a namespace (64) */
@@ -64,11 +87,45 @@ struct rpc_home {
 	uint64_t epoch;
 };
 
-/* One replicated change: a record or a home override. */
+/* A name's replicated state (NameClaim in the proto). */
+struct rpc_name {
+	const char *name;
+	uint64_t uid;
+	uint64_t version;
+	int released;
+};
+
+/*
+ * One replicated change: a record, a home override or a name.  Encoding a
+ * record of RPC_NAMES_NS gives a name change (see above); decoding gives
+ * is_name with name filled.
+ */
 struct rpc_change {
 	int is_home; /* 0: record, 1: home */
+	int is_name; /* 1: name (is_home is then 0) */
 	struct rpc_record record;
 	struct rpc_home home;
+	struct rpc_name name;
+};
+
+/* A section range of the seq route table (RouteRange). */
+struct rpc_route {
+	uint64_t first;
+	uint64_t last;
+	const char *owner;
+};
+
+/* A block list entry (common/blocks.h's struct block, as strings). */
+struct rpc_block {
+	uint64_t id;
+	const char *region;
+	const char *campus;
+	const char *instance;
+	const char *reason;
+	const char *set_by;
+	int drill;
+	int64_t created_us;
+	int64_t expires_us;
 };
 
 struct rpc_request {
@@ -90,6 +147,10 @@ struct rpc_request {
 	/* SYNC */
 	uint64_t since;
 	uint32_t limit;
+	/* SEQ, CURSEQ (uid above), GENID: count; CLAIM/LOOKUP/RELEASE */
+	uint32_t n;
+	const char *name;
+	uint64_t route_version;    /* every request: the client's table */
 };
 
 struct rpc_reply {
@@ -106,6 +167,21 @@ struct rpc_reply {
 	int more;
 	const char *text;           /* STAT */
 	size_t text_len;
+	uint64_t seq;               /* SEQ: first value; CURSEQ: last */
+	uint64_t name_uid;          /* CLAIM/LOOKUP/RELEASE */
+	const uint64_t *ids;        /* GENID */
+	size_t nids;
+	const char *router;         /* SEQ/CURSEQ: who answered */
+	uint64_t epoch;             /* SEQ/CURSEQ: its lease epoch */
+	/* the seq route table, when has_routes */
+	int has_routes;
+	uint64_t route_version;
+	uint64_t section_size;
+	const struct rpc_route *routes;
+	size_t nroutes;
+	uint64_t blocks_version;    /* every reply */
+	const struct rpc_block *blocks; /* BLOCKS */
+	size_t nblocks;
 };
 
 /* Memory for decoded messages; zero-initialise, free when done. */

@@ -16,6 +16,8 @@
  *   ctl_move.c      move-home
  *   ctl_workload.c  workload: its options, and the queue workload
  *   ctl_repl.c      workload --replication
+ *   ctl_ids.c       seq, curseq, claim, lookup, release, genid: the
+ *                   global ID service through the routers
  *
  * A command's handler gets its table entry and its arguments (argv[0] is
  * the command's name) and returns the exit status: 0 done, 1 failed,
@@ -193,6 +195,12 @@ int cmd_del(const struct cmd *, int, char **);
 int cmd_sync(const struct cmd *, int, char **);
 int cmd_verify(const struct cmd *, int, char **);        /* ctl_verify.c */
 int cmd_move_home(const struct cmd *, int, char **);     /* ctl_move.c */
+int cmd_seq(const struct cmd *, int, char **);           /* ctl_ids.c */
+int cmd_curseq(const struct cmd *, int, char **);
+int cmd_claim(const struct cmd *, int, char **);
+int cmd_lookup(const struct cmd *, int, char **);
+int cmd_release(const struct cmd *, int, char **);
+int cmd_genid(const struct cmd *, int, char **);
 
 /* ---- what one command borrows from another ------------------------------ */
 

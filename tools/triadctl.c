@@ -16,8 +16,9 @@
  * `verify` and `move-home` talk to each region's PostgreSQL directly
  * (common/db.h), with the conninfo `triadctl up` wrote into cluster.conf;
  * put/get/del/sync and `workload --replication` go through the routers;
- * `workload` writes into the queue and reads it back; lag and status read
- * the daemons' metrics (cluster_stat()).
+ * `workload` writes into the queue and reads it back; seq, curseq, claim,
+ * lookup, release and genid use the ID service through the routers; lag
+ * and status read the daemons' metrics (cluster_stat()).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,47 @@ static const struct cmd cmds[] = {
 	  "changes); (4) write the home override (U, REGION, epoch + 1) into\n"
 	  "every region's database, REGION first; (5) remove the fence.  Run\n"
 	  "it again to finish a move that stopped in step 4." },
+	{ "seq", cmd_seq,
+	  "seq {-f DIR/cluster.conf | --dir DIR} [-n N] [--region R]\n"
+	  "[--timeout MS] UID",
+	  "Draw the next N values (default 1, at most 10000) of user UID's\n"
+	  "sequence from the router that leases UID's section (found through\n"
+	  "region R's routers; any region will do).  Values of one user only\n"
+	  "ever increase, across restarts and failovers; gaps are allowed.\n"
+	  "Prints the values, the router and its lease epoch." },
+	{ "curseq", cmd_curseq,
+	  "curseq {-f DIR/cluster.conf | --dir DIR} [--region R]\n"
+	  "[--timeout MS] UID",
+	  "Print the last value of user UID's sequence handed out (0: none),\n"
+	  "without drawing one." },
+	{ "claim", cmd_claim,
+	  "claim {-f DIR/cluster.conf | --dir DIR} [--fold] [--region R]\n"
+	  "[--timeout MS] NAME UID",
+	  "Claim the globally unique NAME for user UID.  Decided by the\n"
+	  "global-master region (a router elsewhere redirects there) and\n"
+	  "replicated to every region.  Claiming a name UID already holds is\n"
+	  "fine; a name held by another user is refused with CONFLICT and\n"
+	  "that user's uid (exit 1).  A name is 3 to 64 bytes of [a-z0-9._-]\n"
+	  "starting with a letter or digit; --fold lowercases it first." },
+	{ "lookup", cmd_lookup,
+	  "lookup {-f DIR/cluster.conf | --dir DIR} [--fold] [--region R]\n"
+	  "[--timeout MS] NAME",
+	  "Print the user holding NAME, from region R's own copy (a claim\n"
+	  "reaches the other regions through replication).  Prints \"not\n"
+	  "found\" and exits 1 when nobody holds it." },
+	{ "release", cmd_release,
+	  "release {-f DIR/cluster.conf | --dir DIR} [--fold] [--region R]\n"
+	  "[--timeout MS] NAME UID",
+	  "Give up NAME held by user UID (at the global master, replicated).\n"
+	  "Fine when UID does not hold it; CONFLICT (exit 1) when another\n"
+	  "user does." },
+	{ "genid", cmd_genid,
+	  "genid {-f DIR/cluster.conf | --dir DIR} [-n N] [--decode]\n"
+	  "[--region R] [--timeout MS]",
+	  "Print N (default 1, at most 10000) new 64-bit ids, one a line,\n"
+	  "unique across every router of every region (time, region,\n"
+	  "instance, counter; see router/genid.h).  --decode shows each id's\n"
+	  "time, region, instance and counter." },
 };
 
 static const struct cmd *find_cmd(const char *name)

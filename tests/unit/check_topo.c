@@ -506,6 +506,14 @@ START_TEST(test_err_numbers)
 		    "max_message_bytes = 1000; };" } };
 	static const struct repl both[] = {
 		{ 3, "queue = { retention_hours = 2; retention_s = 5; };" } };
+	static const struct repl short_lease[] = {
+		{ 2, "ids = { lease_ms = 999; };" } };
+	static const struct repl long_lease[] = {
+		{ 2, "ids = { lease_ms = 3600001; };" } };
+	static const struct repl borrow[] = {
+		{ 2, "ids = { lease_ms = 2000; genid_borrow_ms = 2000; };" } };
+	static const struct repl no_step[] = {
+		{ 2, "ids = { step = 0L; };" } };
 
 	expect_error(neg, 1, 2, "limits.max_entries",
 	    "must not be negative, found -1");
@@ -523,6 +531,14 @@ START_TEST(test_err_numbers)
 	    "(1000 bytes)");
 	expect_error(both, 1, 3, "queue.retention_s",
 	    "give retention_hours or retention_s, not both");
+	expect_error(short_lease, 1, 2, "ids.lease_ms",
+	    "must be at least 1000, found 999");
+	expect_error(long_lease, 1, 2, "ids.lease_ms",
+	    "must be at most 3600000 (an hour: a dead router holds its "
+	    "sections until its lease ends), found 3600001");
+	expect_error(borrow, 1, 2, "ids.genid_borrow_ms",
+	    "must be below ids.lease_ms (2000), found 2000");
+	expect_error(no_step, 1, 2, "ids.step", "must be at least 1, found 0");
 }
 END_TEST
 
@@ -849,6 +865,10 @@ START_TEST(test_local_conf)
 	ck_assert_uint_eq(t->queue.retention_s, 168 * 3600);
 	ck_assert_uint_eq(t->timeouts.ack_ms, 500);
 	ck_assert_int_eq(t->producer.compress, 1);
+	ck_assert_uint_eq(t->ids.section_size, 100000);
+	ck_assert_uint_eq(t->ids.step, 10000);
+	ck_assert_uint_eq(t->ids.lease_ms, 10000);
+	ck_assert_uint_eq(t->ids.genid_borrow_ms, 1000);
 	for (i = 0; i < 2; i++) {
 		r = topo_region(t, regions[i]);
 		ck_assert_ptr_eq(r, &t->regions[i]);

@@ -1,0 +1,1049 @@
+/*
+ * seq-bench - per-user sequence numbers (SEQ) from triad's ID service, and
+ * the same workload against PostgreSQL beside it, on this machine.
+ *
+ * Workload.  Each client draws the next value of a uid's sequence, one
+ * value per request, for --seconds, with 1, 4 and 16 clients at once
+ * (--clients).  Each request picks its uid at random among --uids uids
+ * spread evenly over --sections sections of 100 000 uids (uid = section *
+ * 100000 + k), so that several routers' sections are in use.
+ *
+ * triad.  One region (sh) in a temporary directory: its PostgreSQL (fsync
+ * and synchronous_commit on, tools/pgctl.h), one queue group of three
+ * nodes and --routers routers (tools/cluster.h).  Each client is a thread
+ * with its own rclient (router/rclient.h) over ZeroMQ on 127.0.0.1, in two
+ * rounds: "1 in flight", rclient_seq(uid, 1), the next request leaving when
+ * the answer came; and "W in flight" (--inflight, 32), rclient_seq_async()
+ * keeping W requests outstanding, a request's latency counted from its
+ * submission (time queued in the client counts).  Before a round every
+ * client draws once from every section until it is answered, so that
+ * leases are taken outside the measured time.
+ *
+ * PostgreSQL.  The same region's server: a table counters (uid bigint
+ * PRIMARY KEY, cur bigint) holding every uid; each client is a thread with
+ * its own connection (db.h) running
+ *     UPDATE counters SET cur = cur + 1 WHERE uid = $1 RETURNING cur
+ * in autocommit, i.e. one durable commit per value, one in flight per
+ * connection.
+ *
+ * Figures per round: values per second (answered OK, over the measured
+ * time), latency p50 / p99 / p99.9 / max of each call (from the send to
+ * the answer), errors (anything but OK, timeouts included).  For triad the
+ * database writes of the round too: how far the sections' persisted
+ * max_seq moved (seq_sections) and the routers' own count of steps
+ * persisted and of requests that had to wait for one (metrics
+ * triad_ids_steps_persisted_total and triad_ids_steps_waited_total, read
+ * over STAT before and after the round).
+ *
+ * Floors of the issue (printed as PASS or BELOW, never deciding the exit
+ * status): at 16 clients triad's rate (the faster of its two modes) >=
+ * 10x PostgreSQL's rate measured in the same run, and that mode's p99.9 <
+ * 2 ms.  Exit status 0 when every round ran,
+ * 1 on a failure to run, 2 on a usage error.  Everything the bench
+ * started is stopped and its directory removed at the end (--keep keeps
+ * it), also after SIGINT/SIGTERM (the signal only sets a flag).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "cluster.h"
+#include "db.h"
+#include "log.h"
+#include "pgctl.h"
+#include "rclient.h"
+#include "rpc.h"
+#include "topo.h"
+#include "triad.h"
+
+#define REGION "sh"
+#define SECTION_SIZE 100000u
+#define MAX_CLIENTS 64
+#define MAX_ROUNDS 8
+#define CALL_TIMEOUT_MS 5000
+#define WARM_TIMEOUT_MS 60000
+#define READY_TIMEOUT_MS 60000
+#define STOP_TIMEOUT_MS 10000
+#define STAT_TIMEOUT_MS 2000
+#define FLOOR_FACTOR 10.0
+#define FLOOR_P999_MS 2.0
+#define FLOOR_CLIENTS 16
+
+/* Set by SIGINT/SIGTERM; every loop looks at it. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+struct opts {
+	int clients[MAX_ROUNDS];
+	int nrounds;
+	uint64_t seconds;
+	uint64_t uids;
+	uint64_t sections;
+	uint64_t routers;
+	uint64_t inflight;  /* per pipelined client; 0: no pipelined rounds */
+	int json;
+	int keep;
+	int no_triad;   /* --pg-only */
+	int no_pg;      /* --triad-only */
+	const char *dir;
+};
+
+/* One system's figures for one round. */
+struct figures {
+	int ran;
+	uint64_t ok;
+	uint64_t errors;
+	uint64_t elapsed_us;
+	double rate;
+	double p50_ms, p99_ms, p999_ms, max_ms;
+	/* triad only */
+	int64_t max_seq_moved;  /* sum over sections, -1: unknown */
+	double steps_persisted; /* router metrics, -1: not exported */
+	double steps_waited;
+};
+
+struct round {
+	int clients;
+	struct figures triad, pipe, pg;  /* sync, pipelined, PostgreSQL */
+};
+
+/* What one client thread does and what it measured. */
+enum system { SYS_TRIAD, SYS_PIPE, SYS_PG };
+
+struct bench;
+
+struct client {
+	struct bench *b;
+	int index;
+	pthread_t thread;
+	uint32_t *lat_ns;       /* one per answered call */
+	size_t nlat, cap;
+	uint64_t ok, errors;
+	uint64_t end_us;        /* when its last call ended */
+	int failed;             /* could not start */
+	char err[TRIAD_ERRLEN];
+};
+
+struct bench {
+	struct opts o;
+	char dir[TRIAD_PATHLEN];
+	char pgconn[TRIAD_PATHLEN];
+	cluster_t *cl;
+	const struct topo *t;
+	void *zctx;
+	pthread_barrier_t start;
+	atomic_int stop;
+	uint64_t start_us;
+	struct round rounds[MAX_ROUNDS];
+	char cpu[128], kernel[256];
+	long ncpu;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+static int parse_u64(const char *what, const char *s, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "seq-bench: %s must be a number in %" PRIu64 "..%"
+	    PRIu64 ", not \"%s\"\n", what, min, max, s);
+	return -1;
+}
+
+/* "1,4,16" into o->clients. */
+static int parse_clients(struct opts *o, const char *s)
+{
+	char buf[128], *save = NULL, *tok;
+	uint64_t v;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "seq-bench: --clients list too long\n");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	o->nrounds = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (o->nrounds == MAX_ROUNDS) {
+			fprintf(stderr, "seq-bench: at most %d rounds\n",
+			    MAX_ROUNDS);
+			return -1;
+		}
+		if (parse_u64("--clients", tok, 1, MAX_CLIENTS, &v) == -1)
+			return -1;
+		o->clients[o->nrounds++] = (int)v;
+	}
+	if (o->nrounds == 0) {
+		fprintf(stderr, "seq-bench: --clients needs a number\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void machine_probe(struct bench *b)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	struct utsname u;
+	char line[512];
+
+	snprintf(b->cpu, sizeof(b->cpu), "unknown");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
+			continue;
+		colon++;
+		while (*colon == ' ' || *colon == '\t')
+			colon++;
+		snprintf(b->cpu, sizeof(b->cpu), "%s", colon);
+		chomp(b->cpu);
+		break;
+	}
+	if (f != NULL)
+		fclose(f);
+	if (uname(&u) == 0)
+		snprintf(b->kernel, sizeof(b->kernel), "%s %s %s", u.sysname,
+		    u.release, u.machine);
+	else
+		snprintf(b->kernel, sizeof(b->kernel), "unknown");
+	b->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* xorshift64*: each client's uid stream. */
+static uint64_t next_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * UINT64_C(2685821657736338717);
+}
+
+/* The k-th uid of the workload: spread evenly over the sections. */
+static uint64_t workload_uid(const struct opts *o, uint64_t k)
+{
+	return (k % o->sections) * SECTION_SIZE + k / o->sections;
+}
+
+static int lat_push(struct client *c, uint64_t ns)
+{
+	if (c->nlat == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 65536;
+		uint32_t *p = realloc(c->lat_ns, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		c->lat_ns = p;
+		c->cap = cap;
+	}
+	c->lat_ns[c->nlat++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct_ms(const uint32_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i] / 1e6;
+}
+
+/* ---- the clients -------------------------------------------------------- */
+
+/*
+ * A triad client's start: its own rclient, then one draw per section until
+ * answered, so that leases are taken outside the measured time.  NULL
+ * (c->failed set) when it could not start.
+ */
+static rclient_t *triad_start(struct client *c)
+{
+	struct bench *b = c->b;
+	struct rclient_result r;
+	rclient_t *rc;
+
+	rc = rclient_new(b->zctx, b->t, REGION, CALL_TIMEOUT_MS, c->err);
+	if (rc == NULL)
+		c->failed = 1;
+	for (uint64_t s = 0; rc != NULL && s < b->o.sections; s++) {
+		uint64_t deadline = clock_mono_ms() + WARM_TIMEOUT_MS;
+		int done = 0;
+
+		while (!done && !interrupted) {
+			memset(&r, 0, sizeof(r));
+			done = rclient_seq(rc, workload_uid(&b->o, s), 1,
+			    &r) == 0 && r.status == RPC_OK;
+			if (!done && clock_mono_ms() > deadline) {
+				snprintf(c->err, sizeof(c->err), "section %"
+				    PRIu64 " not served within %d ms: %s %.80s",
+				    s, WARM_TIMEOUT_MS,
+				    rpc_status_name(r.status), r.error);
+				c->failed = 1;
+				done = 1;
+			}
+			rclient_result_free(&r);
+		}
+		if (c->failed)
+			break;
+	}
+	return rc;
+}
+
+/* A triad client drawing one value per call until told to stop. */
+static void *triad_client(void *arg)
+{
+	struct client *c = arg;
+	struct bench *b = c->b;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(c->index + 1);
+	struct rclient_result r;
+	rclient_t *rc = triad_start(c);
+
+	pthread_barrier_wait(&b->start);
+	while (!c->failed && !atomic_load(&b->stop) && !interrupted) {
+		uint64_t uid = workload_uid(&b->o, next_rand(&rnd) % b->o.uids);
+		uint64_t t0 = clock_mono_us(), t1;
+		int callrc;
+
+		memset(&r, 0, sizeof(r));
+		callrc = rclient_seq(rc, uid, 1, &r);
+		t1 = clock_mono_us();
+		if (callrc == 0 && r.status == RPC_OK) {
+			c->ok++;
+			if (lat_push(c, (t1 - t0) * 1000) == -1)
+				c->failed = 1;
+		} else {
+			c->errors++;
+		}
+		c->end_us = t1;
+		rclient_result_free(&r);
+	}
+	rclient_destroy(&rc);
+	return NULL;
+}
+
+/* One request in flight of a pipelined client. */
+struct pending {
+	struct client *c;
+	uint64_t t0;
+	int busy;
+};
+
+/* The answer of a pipelined SEQ: counted like a synchronous one. */
+static void pipe_done(void *arg, const struct rclient_result *r)
+{
+	struct pending *p = arg;
+	struct client *c = p->c;
+	uint64_t t1 = clock_mono_us();
+
+	if (r->status == RPC_OK) {
+		c->ok++;
+		if (lat_push(c, (t1 - p->t0) * 1000) == -1)
+			c->failed = 1;
+	} else {
+		c->errors++;
+	}
+	c->end_us = t1;
+	p->busy = 0;
+}
+
+/*
+ * A pipelined triad client: like triad_client(), but keeping --inflight
+ * requests outstanding (rclient_seq_async()); a request's latency runs from
+ * its submission to its answer, so time spent queued counts.
+ */
+static void *pipe_client(void *arg)
+{
+	struct client *c = arg;
+	struct bench *b = c->b;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(c->index + 1);
+	size_t w = b->o.inflight;
+	struct pending *pend = calloc(w, sizeof(*pend));
+	rclient_t *rc = pend != NULL ? triad_start(c) : NULL;
+
+	if (pend == NULL)
+		c->failed = 1;
+	pthread_barrier_wait(&b->start);
+	while (!c->failed && !atomic_load(&b->stop) && !interrupted) {
+		for (size_t i = 0; i < w && !c->failed; i++) {
+			uint64_t uid;
+
+			if (pend[i].busy)
+				continue;
+			uid = workload_uid(&b->o, next_rand(&rnd) % b->o.uids);
+			pend[i] = (struct pending){ .c = c, .busy = 1,
+				.t0 = clock_mono_us() };
+			if (rclient_seq_async(rc, uid, 1, pipe_done,
+			    &pend[i]) == -1) {
+				snprintf(c->err, sizeof(c->err),
+				    "rclient_seq_async failed");
+				c->failed = 1;
+			}
+		}
+		if (!c->failed && rclient_poll(rc, 100) == -1) {
+			snprintf(c->err, sizeof(c->err), "rclient_poll failed");
+			c->failed = 1;
+		}
+	}
+	/* The answers still due: counted, the time runs to the last. */
+	for (uint64_t end = clock_mono_ms() + CALL_TIMEOUT_MS;
+	    rc != NULL && rclient_pending(rc) > 0 && clock_mono_ms() < end;)
+		if (rclient_poll(rc, 100) == -1)
+			break;
+	rclient_destroy(&rc);
+	free(pend);
+	return NULL;
+}
+
+/* A PostgreSQL client: its own connection, UPDATE ... RETURNING. */
+static void *pg_client(void *arg)
+{
+	static const char *sql =
+	    "UPDATE counters SET cur = cur + 1 WHERE uid = $1 RETURNING cur";
+	struct client *c = arg;
+	struct bench *b = c->b;
+	uint64_t rnd = 0x2545f4914f6cdd1dull * (uint64_t)(c->index + 1);
+	char err[TRIAD_ERRLEN];
+	db_t *db;
+
+	db = db_connect(b->pgconn, "seq-bench", c->err);
+	if (db == NULL)
+		c->failed = 1;
+	pthread_barrier_wait(&b->start);
+	while (!c->failed && !atomic_load(&b->stop) && !interrupted) {
+		uint64_t uid = workload_uid(&b->o, next_rand(&rnd) % b->o.uids);
+		struct db_param p[1] = { DB_I64(uid) };
+		uint64_t t0 = clock_mono_us(), t1;
+		db_res_t *res;
+
+		res = db_query(db, sql, p, 1, err);
+		t1 = clock_mono_us();
+		if (res != NULL && db_rows(res) == 1) {
+			c->ok++;
+			if (lat_push(c, (t1 - t0) * 1000) == -1)
+				c->failed = 1;
+		} else {
+			c->errors++;
+		}
+		db_res_free(&res);
+		c->end_us = t1;
+	}
+	db_close(&db);
+	return NULL;
+}
+
+/*
+ * One round of n clients of system sys: start them, let them warm up,
+ * measure for --seconds, stop, merge.  0 / -1 (a client could not start).
+ */
+static int run_round(struct bench *b, enum system sys, int n,
+    struct figures *f)
+{
+	struct client cl[MAX_CLIENTS];
+	uint32_t *all = NULL;
+	size_t nall = 0, k = 0;
+	uint64_t end_us = 0;
+	int rc = 0;
+
+	memset(cl, 0, sizeof(cl));
+	memset(f, 0, sizeof(*f));
+	atomic_store(&b->stop, 0);
+	if (pthread_barrier_init(&b->start, NULL, (unsigned)n + 1) != 0) {
+		fprintf(stderr, "seq-bench: pthread_barrier_init failed\n");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		cl[i].b = b;
+		cl[i].index = i;
+		if (pthread_create(&cl[i].thread, NULL, sys == SYS_TRIAD ?
+		    triad_client : sys == SYS_PIPE ? pipe_client : pg_client,
+		    &cl[i]) != 0) {
+			fprintf(stderr, "seq-bench: pthread_create failed\n");
+			exit(1);
+		}
+	}
+	pthread_barrier_wait(&b->start);
+	b->start_us = clock_mono_us();
+	for (uint64_t t = 0; t < b->o.seconds * 10 && !interrupted; t++)
+		pgctl_sleep_ms(100);
+	atomic_store(&b->stop, 1);
+	for (int i = 0; i < n; i++) {
+		pthread_join(cl[i].thread, NULL);
+		if (cl[i].failed) {
+			fprintf(stderr, "seq-bench: client %d: %s\n", i,
+			    cl[i].err[0] ? cl[i].err : "out of memory");
+			rc = -1;
+		}
+		nall += cl[i].nlat;
+		f->ok += cl[i].ok;
+		f->errors += cl[i].errors;
+		if (cl[i].end_us > end_us)
+			end_us = cl[i].end_us;
+	}
+	if (nall > 0)
+		all = malloc(nall * sizeof(*all));
+	for (int i = 0; i < n; i++) {
+		if (all != NULL && cl[i].nlat > 0) {
+			memcpy(all + k, cl[i].lat_ns,
+			    cl[i].nlat * sizeof(*all));
+			k += cl[i].nlat;
+		}
+		free(cl[i].lat_ns);
+	}
+	pthread_barrier_destroy(&b->start);
+	if (nall > 0 && all == NULL) {
+		fprintf(stderr, "seq-bench: out of memory\n");
+		return -1;
+	}
+	qsort(all, nall, sizeof(*all), cmp_u32);
+	f->elapsed_us = end_us > b->start_us ? end_us - b->start_us : 0;
+	f->rate = f->elapsed_us ? (double)f->ok * 1e6 /
+	    (double)f->elapsed_us : 0;
+	f->p50_ms = pct_ms(all, nall, 0.50);
+	f->p99_ms = pct_ms(all, nall, 0.99);
+	f->p999_ms = pct_ms(all, nall, 0.999);
+	f->max_ms = nall ? all[nall - 1] / 1e6 : 0;
+	f->ran = rc == 0 && !interrupted;
+	free(all);
+	return f->ran ? 0 : -1;
+}
+
+/* ---- the cluster and the database --------------------------------------- */
+
+static void write_topology(const struct bench *b, const char *path)
+{
+	static const char *const camp[3] = { "a", "b", "c" };
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "seq-bench: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fprintf(f,
+	    "cluster = { name = \"seqbench\"; global_master = \"%s\"; };\n"
+	    "regions = (\n"
+	    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
+	    "  postgres = \"host=127.0.0.1 port=0 dbname=triad\";\n"
+	    "  home = ( { from = 0L; to = 9223372036854775807L; } );\n"
+	    "  routers = (\n", REGION, REGION);
+	for (uint64_t i = 0; i < b->o.routers; i++)
+		fprintf(f, "    { name = \"%s.r.%s%s\"; campus = \"%s\"; "
+		    "endpoint = \"tcp://127.0.0.1:0\"; "
+		    "metrics = \"127.0.0.1:0\"; }%s\n", REGION, camp[i % 3],
+		    i >= 3 ? (i >= 6 ? "3" : "2") : "", camp[i % 3],
+		    i + 1 < b->o.routers ? "," : "");
+	fprintf(f, "  );\n  groups = (\n    { name = \"%s.g0\"; nodes = (\n",
+	    REGION);
+	for (int c = 0; c < 3; c++)
+		fprintf(f, "      { name = \"%s.g0.%s\"; campus = \"%s\"; "
+		    "endpoint = \"tcp://127.0.0.1:0\"; "
+		    "metrics = \"127.0.0.1:0\"; data_dir = \"data/%s.g0.%s\"; "
+		    "}%s\n", REGION, camp[c], camp[c], REGION, camp[c],
+		    c < 2 ? "," : "");
+	fprintf(f, "    ) }\n  );\n}\n);\n");
+	if (fclose(f) != 0) {
+		fprintf(stderr, "seq-bench: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+static int cluster_up(struct bench *b)
+{
+	struct cluster_opts co = { .ready_timeout_ms = READY_TIMEOUT_MS };
+	char conf[TRIAD_PATHLEN + 32], err[TRIAD_ERRLEN];
+	const struct topo_region *r;
+
+#ifdef TRIAD_BIN_DIR
+	if (getenv("TRIAD_BINDIR") == NULL)
+		co.bindir = TRIAD_BIN_DIR;
+#endif
+	snprintf(conf, sizeof(conf), "%s/topology.conf", b->dir);
+	write_topology(b, conf);
+	fprintf(stderr, "seq-bench: starting PostgreSQL, 3 queue nodes and "
+	    "%" PRIu64 " routers in %s\n", b->o.routers, b->dir);
+	b->cl = cluster_create(conf, b->dir, &co, err);
+	if (b->cl == NULL || cluster_start(b->cl, err) == -1) {
+		fprintf(stderr, "seq-bench: cluster: %s\n", err);
+		return -1;
+	}
+	b->t = cluster_topo(b->cl);
+	r = topo_region(b->t, REGION);
+	snprintf(b->pgconn, sizeof(b->pgconn), "%s", r->postgres);
+	return 0;
+}
+
+/* The PostgreSQL side's table, one row per uid of the workload. */
+static int counters_setup(struct bench *b)
+{
+	char err[TRIAD_ERRLEN];
+	struct db_param p[2] = { DB_I64(b->o.uids), DB_I64(b->o.sections) };
+	db_t *db = db_connect(b->pgconn, "seq-bench", err);
+	int rc = -1;
+
+	if (db == NULL)
+		goto out;
+	if (db_exec_script(db, "DROP TABLE IF EXISTS counters; "
+	    "CREATE TABLE counters (uid bigint PRIMARY KEY, "
+	    "cur bigint NOT NULL DEFAULT 0)", err) == -1)
+		goto out;
+	/* workload_uid(k) for k in 0 .. uids - 1. */
+	if (db_exec(db, "INSERT INTO counters (uid) SELECT (k % $2) * 100000 "
+	    "+ k / $2 FROM generate_series(0, $1 - 1) AS k", p, 2, err) < 0)
+		goto out;
+	if (db_exec_script(db, "VACUUM ANALYZE counters", err) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		fprintf(stderr, "seq-bench: counters table: %s\n", err);
+	db_close(&db);
+	return rc;
+}
+
+/* Sum of max_seq over the workload's sections (-1 when unreadable). */
+static int64_t max_seq_sum(struct bench *b)
+{
+	char err[TRIAD_ERRLEN];
+	struct db_param p[1] = { DB_I64(b->o.sections) };
+	db_t *db = db_connect(b->pgconn, "seq-bench", err);
+	db_res_t *res = NULL;
+	int64_t v = -1;
+
+	if (db != NULL)
+		res = db_query(db, "SELECT coalesce(sum(max_seq), 0)::bigint "
+		    "FROM seq_sections WHERE section < $1", p, 1, err);
+	if (res == NULL || db_rows(res) != 1 || db_get_i64(res, 0, 0, &v))
+		v = -1;
+	db_res_free(&res);
+	db_close(&db);
+	return v;
+}
+
+/*
+ * The sum over every router of the series of metric name (-1 when no
+ * router exports it).
+ */
+static double routers_metric(struct bench *b, const char *name)
+{
+	const struct topo_region *r = topo_region(b->t, REGION);
+	size_t nlen = strlen(name);
+	double sum = -1;
+
+	for (int i = 0; i < r->nrouters; i++) {
+		char err[TRIAD_ERRLEN];
+		struct buf out = {0};
+		size_t pos = 0;
+
+		if (cluster_stat(b->cl, r->routers[i].name, STAT_TIMEOUT_MS,
+		    &out, err) == -1) {
+			buf_free(&out);
+			continue;
+		}
+		while (pos < out.len) {
+			const char *line = (const char *)out.data + pos;
+			const char *nl = memchr(line, '\n', out.len - pos);
+			size_t llen = nl ? (size_t)(nl - line) : out.len - pos;
+			const char *v = NULL;
+
+			pos += llen + 1;
+			if (llen <= nlen || strncmp(line, name, nlen) != 0)
+				continue;
+			if (line[nlen] == ' ')
+				v = line + nlen + 1;
+			else if (line[nlen] == '{')
+				v = memchr(line, '}', llen);
+			if (v == NULL)
+				continue;
+			if (*v == '}')
+				v++;
+			sum = (sum < 0 ? 0 : sum) + strtod(v, NULL);
+		}
+		buf_free(&out);
+	}
+	return sum;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static const char *verdict(int pass)
+{
+	return pass ? "PASS" : "BELOW";
+}
+
+/* One row of the table: a system's figures in one round. */
+static void print_row(int clients, const char *what, const struct figures *f,
+    const struct figures *pg)
+{
+	char ratio[16] = "";
+
+	if (!f->ran)
+		return;
+	if (pg != NULL && pg->ran && pg->rate > 0)
+		snprintf(ratio, sizeof(ratio), "%.1fx", f->rate / pg->rate);
+	printf("%7d  %-22s %10.0f %8.3f %8.3f %8.3f %8.3f %6" PRIu64 "  %s\n",
+	    clients, what, f->rate, f->p50_ms, f->p99_ms, f->p999_ms,
+	    f->max_ms, f->errors, ratio);
+}
+
+/* The database writes of a triad round, one line. */
+static void print_db(int clients, const char *what, const struct figures *f)
+{
+	if (!f->ran)
+		return;
+	printf("triad %s, %d clients: %" PRIu64 " values; max_seq moved %"
+	    PRId64, what, clients, f->ok, f->max_seq_moved);
+	if (f->steps_persisted >= 0)
+		printf("; %.0f steps persisted, %.0f requests waited for one",
+		    f->steps_persisted, f->steps_waited < 0 ? 0 :
+		    f->steps_waited);
+	printf("\n");
+}
+
+static void print_table(const struct bench *b)
+{
+	char pipe[32];
+
+	snprintf(pipe, sizeof(pipe), "triad, %" PRIu64 " in flight",
+	    b->o.inflight);
+	printf("seq-bench: SEQ (1 value per call) vs PostgreSQL UPDATE ... "
+	    "RETURNING (autocommit)\n");
+	printf("machine: %ld CPUs, %s; %s\n", b->ncpu, b->cpu, b->kernel);
+	printf("workload: %" PRIu64 " uids over %" PRIu64 " sections, %"
+	    PRIu64 " s per round, %" PRIu64 " routers\n\n", b->o.uids,
+	    b->o.sections, b->o.seconds, b->o.routers);
+	printf("%7s  %-22s %10s %8s %8s %8s %8s %6s  %s\n", "clients",
+	    "system", "values/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
+	    "errors", "vs PG");
+	for (int i = 0; i < b->o.nrounds; i++) {
+		const struct round *r = &b->rounds[i];
+
+		print_row(r->clients, "triad, 1 in flight", &r->triad, &r->pg);
+		print_row(r->clients, pipe, &r->pipe, &r->pg);
+		print_row(r->clients, "PostgreSQL", &r->pg, NULL);
+	}
+	printf("\n");
+	for (int i = 0; i < b->o.nrounds; i++) {
+		print_db(b->rounds[i].clients, "1 in flight",
+		    &b->rounds[i].triad);
+		print_db(b->rounds[i].clients, pipe + 7, &b->rounds[i].pipe);
+	}
+	for (int i = 0; i < b->o.nrounds; i++) {
+		const struct round *r = &b->rounds[i];
+		const struct figures *best = r->pipe.ran &&
+		    r->pipe.rate > r->triad.rate ? &r->pipe : &r->triad;
+		const char *which = best == &r->pipe ? pipe : "triad, 1 in "
+		    "flight";
+
+		if (r->clients != FLOOR_CLIENTS || !best->ran)
+			continue;
+		if (r->pg.ran)
+			printf("floor: %d clients, %s >= %.0fx PostgreSQL "
+			    "(%.0f/s): %s (%.1fx)\n", FLOOR_CLIENTS, which,
+			    FLOOR_FACTOR, r->pg.rate, verdict(best->rate >=
+			    FLOOR_FACTOR * r->pg.rate), r->pg.rate > 0 ?
+			    best->rate / r->pg.rate : 0);
+		printf("floor: %d clients, %s, p99.9 < %.0f ms: %s (%.3f "
+		    "ms)\n", FLOOR_CLIENTS, which, FLOOR_P999_MS,
+		    verdict(best->p999_ms < FLOOR_P999_MS), best->p999_ms);
+	}
+}
+
+static void json_figures(const char *name, const struct figures *f,
+    int triad)
+{
+	printf("\"%s\": {\"ran\": %s, \"values_per_s\": %.1f, \"ok\": %"
+	    PRIu64 ", \"errors\": %" PRIu64 ", \"p50_ms\": %.4f, "
+	    "\"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f", name,
+	    f->ran ? "true" : "false", f->rate, f->ok, f->errors, f->p50_ms,
+	    f->p99_ms, f->p999_ms, f->max_ms);
+	if (triad)
+		printf(", \"max_seq_moved\": %" PRId64 ", "
+		    "\"steps_persisted\": %.0f, \"steps_waited\": %.0f",
+		    f->max_seq_moved, f->steps_persisted, f->steps_waited);
+	printf("}");
+}
+
+static void print_json(const struct bench *b)
+{
+	printf("{\"machine\": {\"ncpu\": %ld, \"cpu\": \"%s\", \"kernel\": "
+	    "\"%s\"}, \"uids\": %" PRIu64 ", \"sections\": %" PRIu64 ", "
+	    "\"seconds\": %" PRIu64 ", \"routers\": %" PRIu64 ", "
+	    "\"inflight\": %" PRIu64 ", \"rounds\": [", b->ncpu, b->cpu,
+	    b->kernel, b->o.uids, b->o.sections, b->o.seconds, b->o.routers,
+	    b->o.inflight);
+	for (int i = 0; i < b->o.nrounds; i++) {
+		const struct round *r = &b->rounds[i];
+
+		printf("%s{\"clients\": %d, ", i ? ", " : "", r->clients);
+		json_figures("triad", &r->triad, 1);
+		printf(", ");
+		json_figures("pipelined", &r->pipe, 1);
+		printf(", ");
+		json_figures("postgres", &r->pg, 0);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+/*
+ * A triad round (sys: SYS_TRIAD or SYS_PIPE) with the database writes it
+ * caused: max_seq moved and the routers' step counters.  0 / -1.
+ */
+static int triad_round(struct bench *b, enum system sys, int n,
+    struct figures *f)
+{
+	const char *ps_name = "triad_ids_steps_persisted_total";
+	const char *pw_name = "triad_ids_steps_waited_total";
+	int64_t before, after;
+	double ps, pw;
+
+	if (sys == SYS_PIPE)
+		fprintf(stderr, "seq-bench: triad, %d clients, %" PRIu64
+		    " in flight each\n", n, b->o.inflight);
+	else
+		fprintf(stderr, "seq-bench: triad, %d clients\n", n);
+	before = max_seq_sum(b);
+	ps = routers_metric(b, ps_name);
+	pw = routers_metric(b, pw_name);
+	if (run_round(b, sys, n, f) == -1)
+		return -1;
+	after = max_seq_sum(b);
+	f->max_seq_moved = before >= 0 && after >= 0 ? after - before : -1;
+	f->steps_persisted = ps < 0 ? -1 : routers_metric(b, ps_name) - ps;
+	f->steps_waited = pw < 0 ? -1 : routers_metric(b, pw_name) - pw;
+	return 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: seq-bench [--clients LIST] [--seconds S] [--uids N]\n"
+	    "                 [--sections N] [--routers N] [--inflight W]\n"
+	    "                 [--dir DIR] "
+	    "[--keep]\n"
+	    "                 [--pg-only | --triad-only] [--json]\n"
+	    "  --clients LIST  concurrent clients per round (1,4,16)\n"
+	    "  --seconds S     measured time per round and system (5)\n"
+	    "  --uids N        uids drawn from, at random (10000)\n"
+	    "  --sections N    sections they are spread over (4)\n"
+	    "  --routers N     routers of the region, 1..9 (3)\n"
+	    "  --inflight W    requests in flight per pipelined triad client,\n"
+	    "                  0..256 (32; 0: no pipelined rounds)\n"
+	    "  --dir DIR       where the cluster lives (a new directory "
+	    "under /tmp)\n"
+	    "  --keep          keep the directory (data and logs)\n"
+	    "  --pg-only, --triad-only  measure one side only\n"
+	    "  --json          one JSON object instead of the table\n");
+}
+
+static int parse_opts(struct opts *o, int argc, char **argv)
+{
+	enum { O_CLIENTS = 256, O_SECONDS, O_UIDS, O_SECTIONS, O_ROUTERS,
+		O_INFLIGHT, O_DIR, O_KEEP, O_PGONLY, O_TRIADONLY, O_JSON };
+	static const struct option longopts[] = {
+		{ "clients", required_argument, NULL, O_CLIENTS },
+		{ "seconds", required_argument, NULL, O_SECONDS },
+		{ "uids", required_argument, NULL, O_UIDS },
+		{ "sections", required_argument, NULL, O_SECTIONS },
+		{ "routers", required_argument, NULL, O_ROUTERS },
+		{ "inflight", required_argument, NULL, O_INFLIGHT },
+		{ "dir", required_argument, NULL, O_DIR },
+		{ "keep", no_argument, NULL, O_KEEP },
+		{ "pg-only", no_argument, NULL, O_PGONLY },
+		{ "triad-only", no_argument, NULL, O_TRIADONLY },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->seconds = 5;
+	o->uids = 10000;
+	o->sections = 4;
+	o->routers = 3;
+	o->inflight = 32;
+	parse_clients(o, "1,4,16");
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int rc = 0;
+
+		switch (ch) {
+		case O_CLIENTS:
+			rc = parse_clients(o, optarg);
+			break;
+		case O_SECONDS:
+			rc = parse_u64("--seconds", optarg, 1, 3600,
+			    &o->seconds);
+			break;
+		case O_UIDS:
+			rc = parse_u64("--uids", optarg, 1, 10000000,
+			    &o->uids);
+			break;
+		case O_SECTIONS:
+			rc = parse_u64("--sections", optarg, 1, 1000,
+			    &o->sections);
+			break;
+		case O_ROUTERS:
+			rc = parse_u64("--routers", optarg, 1, 9,
+			    &o->routers);
+			break;
+		case O_INFLIGHT:
+			rc = parse_u64("--inflight", optarg, 0, 256,
+			    &o->inflight);
+			break;
+		case O_DIR:
+			o->dir = optarg;
+			break;
+		case O_KEEP:
+			o->keep = 1;
+			break;
+		case O_PGONLY:
+			o->no_triad = 1;
+			break;
+		case O_TRIADONLY:
+			o->no_pg = 1;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+		if (rc == -1)
+			return -1;
+	}
+	if (optind != argc || (o->no_triad && o->no_pg)) {
+		usage(stderr);
+		return -1;
+	}
+	if (o->uids < o->sections) {
+		fprintf(stderr, "seq-bench: --uids must be >= --sections\n");
+		return -1;
+	}
+	if (o->uids / o->sections >= SECTION_SIZE) {
+		fprintf(stderr, "seq-bench: at most %u uids per section\n",
+		    SECTION_SIZE);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	struct bench b;
+	char cmd[TRIAD_PATHLEN + 16];
+	int rc = 1;
+
+	memset(&b, 0, sizeof(b));
+	if (parse_opts(&b.o, argc, argv) == -1)
+		return 2;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_init("seq-bench", NULL, NULL, -1);
+	machine_probe(&b);
+	if (b.o.dir != NULL) {
+		snprintf(b.dir, sizeof(b.dir), "%s", b.o.dir);
+	} else {
+		snprintf(b.dir, sizeof(b.dir), "/tmp/seq-bench.XXXXXX");
+		if (mkdtemp(b.dir) == NULL) {
+			fprintf(stderr, "seq-bench: mkdtemp: %s\n",
+			    strerror(errno));
+			return 1;
+		}
+	}
+	b.zctx = zmq_ctx_new();
+	if (b.zctx == NULL || cluster_up(&b) == -1 ||
+	    (!b.o.no_pg && counters_setup(&b) == -1))
+		goto out;
+	for (int i = 0; i < b.o.nrounds && !interrupted; i++) {
+		struct round *r = &b.rounds[i];
+
+		r->clients = b.o.clients[i];
+		if (!b.o.no_triad && (triad_round(&b, SYS_TRIAD, r->clients,
+		    &r->triad) == -1 || (b.o.inflight > 0 && triad_round(&b,
+		    SYS_PIPE, r->clients, &r->pipe) == -1)))
+			goto out;
+		if (!b.o.no_pg) {
+			fprintf(stderr, "seq-bench: PostgreSQL, %d clients\n",
+			    r->clients);
+			if (run_round(&b, SYS_PG, r->clients, &r->pg) == -1)
+				goto out;
+		}
+	}
+	if (!interrupted) {
+		if (b.o.json)
+			print_json(&b);
+		else
+			print_table(&b);
+		rc = 0;
+	}
+out:
+	if (b.cl != NULL) {
+		cluster_stop(b.cl, STOP_TIMEOUT_MS);
+		cluster_destroy(&b.cl);
+	}
+	if (b.zctx != NULL)
+		zmq_ctx_term(b.zctx);
+	if (!b.o.keep && b.o.dir == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "seq-bench: could not remove %s\n",
+			    b.dir);
+	} else {
+		fprintf(stderr, "seq-bench: kept %s\n", b.dir);
+	}
+	return rc;
+}
