@@ -3,7 +3,9 @@
 # local two-region cluster of configs/local.conf (a PostgreSQL per region,
 # queue nodes, routers, replay daemons), write through the routers for users
 # homed in both regions, show the replication lag, check that both regions'
-# databases agree, show the cluster, and stop everything it started.
+# databases agree, show the cluster, drill one campus (drillctl: baseline,
+# block, after; every module judged) and show its verdict, and stop
+# everything it started.
 #   scripts/demo.sh [--records N] [--users N] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +43,14 @@ echo "== comparing the regions' databases"
 build/triadctl verify -f "$dir/cluster.conf" --wait 60
 echo "== cluster status"
 build/triadctl status -f "$dir/cluster.conf"
+echo "== drilling campus sh/b: baseline 5 s, block 10 s, after 5 s, every module judged"
+drill_rc=0
+build/tools/drillctl run -f "$dir/cluster.conf" --module all --campus sh/b \
+  --baseline 5s --block 10s --after 5s || drill_rc=$?
+echo "== the drill's record (drillctl history)"
+build/tools/drillctl history -f "$dir/cluster.conf" --limit 4
+if [ "$drill_rc" -ne 0 ]; then
+  echo "demo: the drill of sh/b did not pass (exit $drill_rc)" >&2
+  exit "$drill_rc"
+fi
+echo "demo: the drill of sh/b passed: losing a campus cost nothing"

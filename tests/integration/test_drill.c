@@ -1,0 +1,604 @@
+/*
+ * test_drill.c - drillctl against real local clusters (tools/cluster.h):
+ * two regions, each with its own PostgreSQL, queue groups, routers and
+ * replay daemons on 127.0.0.1.  drillctl runs as its own process, as an
+ * operator or a timer would run it, with windows of about a second.
+ *
+ * healthy      `drillctl run --module all` passes in every campus of
+ *              every region and the probe sees no failed call while a
+ *              campus is blocked; the runs are in history and in an HTML
+ *              report with an SVG chart
+ * ttl          a drillctl killed under its block leaves a drill block that
+ *              lapses by its TTL (within TTL + 2 s)
+ * halt         halt stops a drill in progress (recorded "halted"), lifts
+ *              its block at once, and refuses new drills until resume
+ * shield       one router SIGSTOPped (no block): within a bound the probe
+ *              stops failing (clients shield it) and its error rate is
+ *              back to the baseline's (zero)
+ * misdeployed  a group with all three nodes in one campus and a region
+ *              whose routers all sit in one campus: the queue drill and
+ *              the routers drill of that campus fail, naming the module
+ *              and the reason (measured, and by the pre-check); a tight
+ *              abort threshold aborts the routers drill and unblocks the
+ *              campus within ABORT_BOUND_MS, recorded as aborted
+ *
+ * Run one case with CK_RUN_CASE=healthy|misdeployed.  TRIAD_DRILL_REPORT=FILE
+ * keeps the healthy case's HTML report.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "blocks.h"
+#include "buf.h"
+#include "clock.h"
+#include "cluster.h"
+#include "db.h"
+#include "harness.h"
+
+/* The campus is unblocked this soon after the slice that aborted. */
+#define ABORT_BOUND_MS 3000
+
+struct dx {
+	char dir[128];
+	char conf[256];
+	cluster_t *cl;
+	const struct topo *t;
+};
+
+/*
+ * Topology of two regions.  misdeployed: sh's only group has all three
+ * nodes in campus a, and hk's routers all sit in campus b.
+ */
+static void write_topology(const char *path, int misdeployed)
+{
+	static const char *const regions[2] = { "sh", "hk" };
+	static const char *const camp[3] = { "a", "b", "c" };
+	int ngroups = misdeployed ? 1 : 2;
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+	    "cluster = { name = \"drill\"; global_master = \"sh\"; };\n"
+	    "timeouts = { ack_ms = 300; give_up_ms = 1500; "
+	    "node_timeout_ms = 500; fetch_wait_ms = 100; "
+	    "shield_failures = 2; shield_cooldown_ms = 3000; };\n"
+	    "queue = { segment_bytes = 4194304; };\n"
+	    "drill = { baseline_s = 1; block_s = 1; after_s = 1; "
+	    "settle_ms = 500; block_ttl_s = 60; probe_rate = 25; "
+	    "probe_timeout_ms = 3000; slice_ms = 500; "
+	    "p99_factor = 5.0; p99_slack_ms = 300; max_lag_ms = 10000; };\n"
+	    "regions = (\n");
+	for (int r = 0; r < 2; r++) {
+		fprintf(f,
+		    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
+		    "  postgres = \"host=127.0.0.1 port=0 dbname=triad\";\n"
+		    "  home = ( { from = %dL; to = %dL; } );\n"
+		    "  routers = (\n", regions[r], r * 500000,
+		    r * 500000 + 499999);
+		for (int c = 0; c < 3; c++) {
+			const char *rc = misdeployed && r == 1 ? "b" : camp[c];
+
+			fprintf(f, "    { name = \"%s.r.%s\"; campus = \"%s\"; "
+			    "endpoint = \"tcp://127.0.0.1:0\"; "
+			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
+			    camp[c], rc, c < 2 ? "," : "");
+		}
+		fprintf(f, "  );\n  replayers = (\n");
+		for (int c = 0; c < 2; c++)
+			fprintf(f, "    { name = \"%s.p.%s\"; campus = \"%s\"; "
+			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
+			    camp[c], camp[c], c < 1 ? "," : "");
+		fprintf(f, "  );\n  groups = (\n");
+		for (int g = 0; g < ngroups; g++) {
+			fprintf(f, "    { name = \"%s.g%d\"; nodes = (\n",
+			    regions[r], g);
+			for (int c = 0; c < 3; c++) {
+				const char *nc = misdeployed && r == 0 ? "a" :
+				    camp[c];
+
+				fprintf(f, "      { name = \"%s.g%d.%s\"; "
+				    "campus = \"%s\"; "
+				    "endpoint = \"tcp://127.0.0.1:0\"; "
+				    "metrics = \"127.0.0.1:0\"; "
+				    "data_dir = \"data/%s.g%d.%s\"; }%s\n",
+				    regions[r], g, camp[c], nc,
+				    regions[r], g, camp[c], c < 2 ? "," : "");
+			}
+			fprintf(f, "    ) }%s\n", g < ngroups - 1 ? "," : "");
+		}
+		fprintf(f, "  );\n}%s\n", r < 1 ? "," : "");
+	}
+	fprintf(f, ");\n");
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void dx_up(struct dx *x, int misdeployed)
+{
+	char src[256], err[TRIAD_ERRLEN];
+	struct cluster_opts o = { .bindir = TRIAD_BIN_DIR,
+		.ready_timeout_ms = 30000 };
+
+	memset(x, 0, sizeof(*x));
+	hx_mkdtemp(x->dir, sizeof(x->dir), "drill");
+	snprintf(src, sizeof(src), "%s/topology.conf", x->dir);
+	write_topology(src, misdeployed);
+	x->cl = cluster_create(src, x->dir, &o, err);
+	ck_assert_msg(x->cl != NULL, "cluster_create: %s", err);
+	ck_assert_msg(cluster_start(x->cl, err) == 0, "cluster_start: %s",
+	    err);
+	x->t = cluster_topo(x->cl);
+	snprintf(x->conf, sizeof(x->conf), "%s", cluster_conf(x->cl));
+}
+
+static void dx_down(struct dx *x)
+{
+	char cmd[300];
+
+	cluster_stop(x->cl, 10000);
+	cluster_destroy(&x->cl);
+	if (getenv("TRIAD_KEEP_TEST_DIR") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+
+/* Start drillctl with args (NULL-terminated), stdout to a file. */
+static pid_t spawn(const char *out, const char *const *args)
+{
+	char *argv[48];
+	pid_t pid;
+	int n = 0, fd;
+
+	argv[n++] = (char *)DRILLCTL_BIN;
+	for (; *args != NULL && n < 47; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd == -1 || dup2(fd, 1) == -1)
+			_exit(127);
+		close(fd);
+		execv(DRILLCTL_BIN, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) == -1)
+		ck_assert_int_eq(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run drillctl to the end; its stdout into out (malloc'd).  Exit code. */
+static int drill(struct dx *x, char **out, ...)
+{
+	const char *args[40];
+	char path[300];
+	va_list ap;
+	uint64_t t0;
+	int n = 0, rc;
+	FILE *f;
+	long len;
+
+	va_start(ap, out);
+	args[n++] = va_arg(ap, const char *);
+	args[n++] = "-f";
+	args[n++] = x->conf;
+	while (n < 39 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	args[n] = NULL;
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/drillctl.out", x->dir);
+	t0 = clock_mono_ms();
+	rc = wait_status(spawn(path, args));
+	if (getenv("TRIAD_DRILL_TIMES") != NULL)
+		fprintf(stderr, "drillctl %s: %llu ms\n", args[0],
+		    (unsigned long long)(clock_mono_ms() - t0));
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*out = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(*out);
+	ck_assert_int_eq(fread(*out, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return rc;
+}
+
+static json_t *parse_json(const char *s)
+{
+	json_error_t e;
+	json_t *j = json_loads(s, JSON_DECODE_ANY, &e);
+
+	ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, s);
+	return j;
+}
+
+/* Blocks in force in region 0's database: total, and drill ones. */
+static size_t blocks_in_force(struct dx *x, size_t *drills)
+{
+	char err[TRIAD_ERRLEN];
+	blockset_t *bs = blockset_new(err);
+	db_t *db = db_connect(x->t->regions[0].postgres, "test_drill", err);
+	size_t n;
+
+	ck_assert_msg(db != NULL && bs != NULL, "%s", err);
+	ck_assert_msg(blocks_load(db, bs, err) == 0, "%s", err);
+	n = blockset_count(bs);
+	if (drills != NULL) {
+		*drills = 0;
+		for (size_t i = 0; i < n; i++)
+			if (blockset_get(bs, i)->drill)
+				(*drills)++;
+	}
+	blockset_destroy(&bs);
+	db_close(&db);
+	return n;
+}
+
+/* Wait until a drill block is in force (the drill reached its block). */
+static void wait_drill_block(struct dx *x, int timeout_ms)
+{
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms;
+	size_t drills = 0;
+
+	while (clock_mono_ms() < end) {
+		blocks_in_force(x, &drills);
+		if (drills > 0)
+			return;
+		usleep(100 * 1000);
+	}
+	ck_abort_msg("no drill block within %d ms", timeout_ms);
+}
+
+static const char *status_of(json_t *run)
+{
+	return json_string_value(json_object_get(run, "status"));
+}
+
+static json_t *window_of(json_t *run, const char *phase)
+{
+	return json_object_get(json_object_get(run, "windows"), phase);
+}
+
+/* ---- healthy cluster ----------------------------------------------------- */
+
+static void check_every_campus(struct dx *x)
+{
+	char target[64], *out;
+	json_t *j, *runs;
+	int rc;
+
+	for (int r = 0; r < x->t->nregions; r++)
+		for (int c = 0; c < TOPO_CAMPUSES; c++) {
+			snprintf(target, sizeof(target), "%s/%s",
+			    x->t->regions[r].name,
+			    x->t->regions[r].campuses[c]);
+			rc = drill(x, &out, "run", "--module", "all",
+			    "--campus", target, "--json", NULL);
+			j = parse_json(out);
+			ck_assert_msg(rc == 0, "drill of %s: exit %d: %s",
+			    target, rc, out);
+			runs = json_object_get(j, "runs");
+			ck_assert_int_eq(json_array_size(runs), 4);
+			for (size_t i = 0; i < 4; i++) {
+				json_t *run = json_array_get(runs, i);
+				json_t *blk = window_of(run, "block");
+
+				ck_assert_str_eq(status_of(run), "pass");
+				/* No failed call while blocked. */
+				ck_assert_msg(json_integer_value(
+				    json_object_get(blk, "errors")) == 0,
+				    "%s: errors under the block: %s", target,
+				    out);
+				ck_assert_int_gt(json_integer_value(
+				    json_object_get(blk, "requests")), 0);
+			}
+			json_decref(j);
+			free(out);
+			ck_assert_int_eq(blocks_in_force(x, NULL), 0);
+		}
+}
+
+static void check_history_and_report(struct dx *x)
+{
+	char path[300], *out, *html;
+	json_t *j;
+	FILE *f;
+	long len;
+	int rc;
+
+	rc = drill(x, &out, "history", "--json", "--limit", "100", NULL);
+	ck_assert_int_eq(rc, 0);
+	j = parse_json(out);
+	ck_assert_int_eq(json_array_size(j), 24);  /* 6 campuses x 4 */
+	json_decref(j);
+	free(out);
+	/* The daily rotation: four modules, four different campuses. */
+	rc = drill(x, &out, "daily", "--dry-run", "--date", "2026-01-01",
+	    "--json", NULL);
+	ck_assert_int_eq(rc, 0);
+	j = parse_json(out);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "plan")), 4);
+	for (size_t a = 0; a < 4; a++)
+		for (size_t b = a + 1; b < 4; b++) {
+			json_t *pa = json_array_get(json_object_get(j, "plan"),
+			    a);
+			json_t *pb = json_array_get(json_object_get(j, "plan"),
+			    b);
+
+			ck_assert(strcmp(json_string_value(json_object_get(pa,
+			    "region")), json_string_value(json_object_get(pb,
+			    "region"))) != 0 ||
+			    strcmp(json_string_value(json_object_get(pa,
+			    "campus")), json_string_value(json_object_get(pb,
+			    "campus"))) != 0);
+		}
+	json_decref(j);
+	free(out);
+	snprintf(path, sizeof(path), "%s/report.html", x->dir);
+	rc = drill(x, &out, "report", "--last", "2", "--format", "html",
+	    "-o", path, NULL);
+	ck_assert_int_eq(rc, 0);
+	free(out);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	html = calloc(1, (size_t)len + 1);
+	ck_assert_int_eq(fread(html, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(html, "<svg"));
+	ck_assert_ptr_nonnull(strstr(html, "<polyline"));
+	ck_assert_ptr_nonnull(strstr(html, "blocked"));
+	ck_assert_ptr_null(strstr(html, "<script"));
+	/* TRIAD_DRILL_REPORT=FILE keeps the page for a person to look at. */
+	if (getenv("TRIAD_DRILL_REPORT") != NULL) {
+		f = fopen(getenv("TRIAD_DRILL_REPORT"), "w");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fwrite(html, 1, (size_t)len, f), (size_t)len);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	free(html);
+}
+
+static void check_ttl(struct dx *x)
+{
+	const char *a[] = { "run", "-f", x->conf, "--module", "queue",
+		"--campus", "sh/b", "--baseline", "1s", "--block", "2s",
+		"--settle", "0", "--ttl", "3s", NULL };
+	char path[300], *out;
+	uint64_t killed, end;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/ttl.out", x->dir);
+	pid = spawn(path, a);
+	wait_drill_block(x, 15000);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(wait_status(pid), 128 + SIGKILL);
+	killed = clock_mono_ms();
+	/* Its block lapses by its TTL (3 s) without anyone removing it. */
+	end = killed + 3000 + 2000;
+	while (blocks_in_force(x, NULL) > 0 && clock_mono_ms() < end)
+		usleep(100 * 1000);
+	ck_assert_msg(blocks_in_force(x, NULL) == 0, "block still in force "
+	    "%llu ms after drillctl was killed",
+	    (unsigned long long)(clock_mono_ms() - killed));
+	/* The next drill is not refused (nor halted: check_halt() resumed)
+	 * and marks the dead run. */
+	ck_assert_int_eq(drill(x, &out, "run", "--module", "routers",
+	    "--campus", "sh/b", "--quiet", NULL), 0);
+	free(out);
+	ck_assert_int_eq(drill(x, &out, "history", "--limit", "5", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "error"));
+	free(out);
+}
+
+static void check_halt(struct dx *x)
+{
+	const char *a[] = { "run", "-f", x->conf, "--module", "routers",
+		"--campus", "hk/c", "--baseline", "1s", "--block", "30s",
+		"--ttl", "60s", "--json", NULL };
+	char path[300], *out;
+	uint64_t t0;
+	size_t drills;
+	pid_t pid;
+	json_t *j;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/halt.out", x->dir);
+	pid = spawn(path, a);
+	wait_drill_block(x, 15000);
+	ck_assert_int_eq(drill(x, &out, "halt", "--reason", "test", NULL),
+	    0);
+	free(out);
+	blocks_in_force(x, &drills);
+	ck_assert_int_eq(drills, 0);
+	t0 = clock_mono_ms();
+	rc = wait_status(pid);
+	/* The drill notices within its one-second poll (plus a call). */
+	ck_assert_msg(clock_mono_ms() - t0 < 5000, "drill ran on %llu ms "
+	    "after halt", (unsigned long long)(clock_mono_ms() - t0));
+	ck_assert_int_eq(rc, 1);
+	rc = drill(x, &out, "report", "--last", "1", "--json", NULL);
+	ck_assert_int_eq(rc, 0);
+	j = parse_json(out);
+	ck_assert_str_eq(status_of(json_array_get(j, 0)), "halted");
+	json_decref(j);
+	free(out);
+	/* Refused while halted; allowed again after resume. */
+	rc = drill(x, &out, "run", "--module", "queue", "--campus", "sh/a",
+	    NULL);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_ptr_nonnull(strstr(out, "halted"));
+	free(out);
+	ck_assert_int_eq(blocks_in_force(x, NULL), 0);
+	/* check_ttl(), next, runs a drill: allowed again after resume. */
+	ck_assert_int_eq(drill(x, &out, "resume", NULL), 0);
+	free(out);
+}
+
+static void check_shield(struct dx *x)
+{
+	char *out;
+	json_t *j, *slices;
+	size_t n;
+	int rc, late = 0;
+
+	ck_assert_int_eq(cluster_signal(x->cl, "sh.r.a", SIGSTOP), 0);
+	rc = drill(x, &out, "probe", "--for", "8s", "--timeout", "2s",
+	    "--slice", "1s", "--json", NULL);
+	ck_assert_int_eq(cluster_signal(x->cl, "sh.r.a", SIGCONT), 0);
+	j = parse_json(out);
+	slices = json_object_get(j, "slices");
+	n = json_array_size(slices);
+	ck_assert_int_ge(n, 6);
+	/*
+	 * Within 4 s the client shields the stopped router: the last slices
+	 * have no error, as a healthy cluster has none.  (A slice may hold
+	 * no call at all: the probe back after each cool-down waits for one
+	 * try's timeout before the call moves on to another router.)
+	 */
+	for (size_t i = 4; i < n; i++) {
+		json_t *s = json_array_get(slices, i);
+
+		ck_assert_msg(json_integer_value(json_object_get(s, "err")) ==
+		    0, "slice %zu still failing: %s", i, out);
+		late += (int)json_integer_value(json_object_get(s, "req"));
+	}
+	ck_assert_msg(late >= 5, "too few calls after shielding: %s", out);
+	ck_assert_msg(rc == 0 || json_integer_value(json_object_get(j,
+	    "errors")) > 0, "probe exit %d: %s", rc, out);
+	json_decref(j);
+	free(out);
+}
+
+START_TEST(test_healthy)
+{
+	struct dx x;
+
+	dx_up(&x, 0);
+	check_every_campus(&x);
+	check_history_and_report(&x);
+	check_halt(&x);
+	check_ttl(&x);
+	check_shield(&x);
+	dx_down(&x);
+}
+END_TEST
+
+/* ---- mis-deployed topology ----------------------------------------------- */
+
+START_TEST(test_misdeployed)
+{
+	struct dx x;
+	char *out;
+	json_t *j, *run;
+	const char *reason, *measured;
+	int rc;
+
+	dx_up(&x, 1);
+	/* The queue of sh: all of sh.g0 in campus a. */
+	rc = drill(&x, &out, "run", "--module", "queue", "--campus", "sh/a",
+	    "--abort-error", "100", "--json", NULL);
+	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+	j = parse_json(out);
+	run = json_array_get(json_object_get(j, "runs"), 0);
+	ck_assert_str_eq(status_of(run), "fail");
+	reason = json_string_value(json_object_get(run, "reason"));
+	measured = json_string_value(json_object_get(run, "measured"));
+	ck_assert_msg(strstr(reason, "group sh.g0 has all 3 nodes in campus "
+	    "a") != NULL, "%s", reason);
+	ck_assert_msg(strncmp(measured, "queue: ", 7) == 0 &&
+	    strstr(measured, "error rate under the block") != NULL, "%s",
+	    measured);
+	json_decref(j);
+	free(out);
+	ck_assert_int_eq(blocks_in_force(&x, NULL), 0);
+
+	/* The routers of hk: all in campus b. */
+	rc = drill(&x, &out, "run", "--module", "routers", "--campus", "hk/b",
+	    "--abort-error", "100", "--json", NULL);
+	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+	j = parse_json(out);
+	run = json_array_get(json_object_get(j, "runs"), 0);
+	ck_assert_str_eq(status_of(run), "fail");
+	reason = json_string_value(json_object_get(run, "reason"));
+	measured = json_string_value(json_object_get(run, "measured"));
+	ck_assert_msg(strstr(reason, "region hk has all 3 routers in campus "
+	    "b") != NULL, "%s", reason);
+	ck_assert_msg(strncmp(measured, "routers: ", 9) == 0, "%s",
+	    measured);
+	json_decref(j);
+	free(out);
+
+	/* Abort: the same drill with a 10% abort threshold. */
+	rc = drill(&x, &out, "run", "--module", "routers", "--campus", "hk/b",
+	    "--block", "20s", "--abort-error", "10", "--json", NULL);
+	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+	j = parse_json(out);
+	run = json_array_get(json_object_get(j, "runs"), 0);
+	ck_assert_str_eq(status_of(run), "aborted");
+	reason = json_string_value(json_object_get(run, "reason"));
+	{
+		const char *p = strstr(reason, "unblocked ");
+		double ms;
+
+		ck_assert_msg(p != NULL, "%s", reason);
+		ms = strtod(p + strlen("unblocked "), NULL);
+		/* settle (500 ms) + one slice (500 ms) + the bound */
+		ck_assert_msg(ms < 500 + 500 + ABORT_BOUND_MS, "%s", reason);
+	}
+	json_decref(j);
+	free(out);
+	ck_assert_int_eq(blocks_in_force(&x, NULL), 0);
+	rc = drill(&x, &out, "report", "--last", "1", "--json", NULL);
+	j = parse_json(out);
+	ck_assert_str_eq(status_of(json_array_get(j, 0)), "aborted");
+	json_decref(j);
+	free(out);
+	dx_down(&x);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("drill");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	hx_run_begin();
+	tc = tcase_create("healthy");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_healthy);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("misdeployed");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_misdeployed);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	hx_run_end();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
