@@ -52,12 +52,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "benchlib.h"
 #include "buf.h"
 #include "clock.h"
 #include "cluster.h"
@@ -153,39 +153,10 @@ struct bench {
 	atomic_int stop;
 	uint64_t start_us;
 	struct round rounds[MAX_ROUNDS];
-	char cpu[128], kernel[256];
-	long ncpu;
+	struct bench_machine m;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-		s[--n] = '\0';
-}
-
-static int parse_u64(const char *what, const char *s, uint64_t min,
-    uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "seq-bench: %s must be a number in %" PRIu64 "..%"
-	    PRIu64 ", not \"%s\"\n", what, min, max, s);
-	return -1;
-}
 
 /* "1,4,16" into o->clients. */
 static int parse_clients(struct opts *o, const char *s)
@@ -206,7 +177,7 @@ static int parse_clients(struct opts *o, const char *s)
 			    MAX_ROUNDS);
 			return -1;
 		}
-		if (parse_u64("--clients", tok, 1, MAX_CLIENTS, &v) == -1)
+		if (bench_parse_num("seq-bench", "--clients", tok, 1, MAX_CLIENTS, &v) == -1)
 			return -1;
 		o->clients[o->nrounds++] = (int)v;
 	}
@@ -215,35 +186,6 @@ static int parse_clients(struct opts *o, const char *s)
 		return -1;
 	}
 	return 0;
-}
-
-static void machine_probe(struct bench *b)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	struct utsname u;
-	char line[512];
-
-	snprintf(b->cpu, sizeof(b->cpu), "unknown");
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-			continue;
-		colon++;
-		while (*colon == ' ' || *colon == '\t')
-			colon++;
-		snprintf(b->cpu, sizeof(b->cpu), "%s", colon);
-		chomp(b->cpu);
-		break;
-	}
-	if (f != NULL)
-		fclose(f);
-	if (uname(&u) == 0)
-		snprintf(b->kernel, sizeof(b->kernel), "%s %s %s", u.sysname,
-		    u.release, u.machine);
-	else
-		snprintf(b->kernel, sizeof(b->kernel), "unknown");
-	b->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 /* xorshift64*: each client's uid stream. */
@@ -750,7 +692,9 @@ static void print_table(const struct bench *b)
 	    b->o.inflight);
 	printf("seq-bench: SEQ (1 value per call) vs PostgreSQL UPDATE ... "
 	    "RETURNING (autocommit)\n");
-	printf("machine: %ld CPUs, %s; %s\n", b->ncpu, b->cpu, b->kernel);
+	printf("machine: %ld CPUs, %s; %s; commit %s; load %.2f at start%s\n",
+	    b->m.ncpu, b->m.cpu, b->m.kernel, b->m.commit, b->m.load,
+	    bench_machine_busy(&b->m) ? "  WARNING: machine busy" : "");
 	printf("workload: %" PRIu64 " uids over %" PRIu64 " sections, %"
 	    PRIu64 " s per round, %" PRIu64 " routers\n\n", b->o.uids,
 	    b->o.sections, b->o.seconds, b->o.routers);
@@ -808,11 +752,16 @@ static void json_figures(const char *name, const struct figures *f,
 
 static void print_json(const struct bench *b)
 {
-	printf("{\"machine\": {\"ncpu\": %ld, \"cpu\": \"%s\", \"kernel\": "
-	    "\"%s\"}, \"uids\": %" PRIu64 ", \"sections\": %" PRIu64 ", "
-	    "\"seconds\": %" PRIu64 ", \"routers\": %" PRIu64 ", "
-	    "\"inflight\": %" PRIu64 ", \"rounds\": [", b->ncpu, b->cpu,
-	    b->kernel, b->o.uids, b->o.sections, b->o.seconds, b->o.routers,
+	printf("{\"machine\": {\"ncpu\": %ld, \"cpu\": ", b->m.ncpu);
+	bench_json_str(stdout, b->m.cpu);
+	printf(", \"kernel\": ");
+	bench_json_str(stdout, b->m.kernel);
+	printf(", \"commit\": ");
+	bench_json_str(stdout, b->m.commit);
+	printf(", \"load\": %.2f}, \"uids\": %" PRIu64 ", \"sections\": %"
+	    PRIu64 ", \"seconds\": %" PRIu64 ", \"routers\": %" PRIu64 ", "
+	    "\"inflight\": %" PRIu64 ", \"rounds\": [", b->m.load,
+	    b->o.uids, b->o.sections, b->o.seconds, b->o.routers,
 	    b->o.inflight);
 	for (int i = 0; i < b->o.nrounds; i++) {
 		const struct round *r = &b->rounds[i];
@@ -874,8 +823,8 @@ static void usage(FILE *f)
 	    "  --routers N     routers of the region, 1..9 (3)\n"
 	    "  --inflight W    requests in flight per pipelined triad client,\n"
 	    "                  0..256 (32; 0: no pipelined rounds)\n"
-	    "  --dir DIR       where the cluster lives (a new directory "
-	    "under /tmp)\n"
+	    "  --dir DIR       where the cluster lives; new or empty (default:\n"
+	    "                  a new directory under /tmp)\n"
 	    "  --keep          keep the directory (data and logs)\n"
 	    "  --pg-only, --triad-only  measure one side only\n"
 	    "  --json          one JSON object instead of the table\n");
@@ -917,23 +866,23 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			rc = parse_clients(o, optarg);
 			break;
 		case O_SECONDS:
-			rc = parse_u64("--seconds", optarg, 1, 3600,
+			rc = bench_parse_num("seq-bench", "--seconds", optarg, 1, 3600,
 			    &o->seconds);
 			break;
 		case O_UIDS:
-			rc = parse_u64("--uids", optarg, 1, 10000000,
+			rc = bench_parse_num("seq-bench", "--uids", optarg, 1, 10000000,
 			    &o->uids);
 			break;
 		case O_SECTIONS:
-			rc = parse_u64("--sections", optarg, 1, 1000,
+			rc = bench_parse_num("seq-bench", "--sections", optarg, 1, 1000,
 			    &o->sections);
 			break;
 		case O_ROUTERS:
-			rc = parse_u64("--routers", optarg, 1, 9,
+			rc = bench_parse_num("seq-bench", "--routers", optarg, 1, 9,
 			    &o->routers);
 			break;
 		case O_INFLIGHT:
-			rc = parse_u64("--inflight", optarg, 0, 256,
+			rc = bench_parse_num("seq-bench", "--inflight", optarg, 0, 256,
 			    &o->inflight);
 			break;
 		case O_DIR:
@@ -981,7 +930,6 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa;
 	struct bench b;
-	char cmd[TRIAD_PATHLEN + 16];
 	int rc = 1;
 
 	memset(&b, 0, sizeof(b));
@@ -993,17 +941,16 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("seq-bench", NULL, NULL, -1);
-	machine_probe(&b);
-	if (b.o.dir != NULL) {
-		snprintf(b.dir, sizeof(b.dir), "%s", b.o.dir);
-	} else {
-		snprintf(b.dir, sizeof(b.dir), "/tmp/seq-bench.XXXXXX");
-		if (mkdtemp(b.dir) == NULL) {
-			fprintf(stderr, "seq-bench: mkdtemp: %s\n",
-			    strerror(errno));
+	{
+		char err[TRIAD_ERRLEN];
+
+		if (bench_make_dir(b.o.dir, "seqbench", b.dir, sizeof(b.dir),
+		    err) == -1) {
+			fprintf(stderr, "seq-bench: %s\n", err);
 			return 1;
 		}
 	}
+	bench_machine_probe(&b.m, b.dir);
 	b.zctx = zmq_ctx_new();
 	if (b.zctx == NULL || cluster_up(&b) == -1 ||
 	    (!b.o.no_pg && counters_setup(&b) == -1))
@@ -1037,13 +984,9 @@ out:
 	}
 	if (b.zctx != NULL)
 		zmq_ctx_term(b.zctx);
-	if (!b.o.keep && b.o.dir == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "seq-bench: could not remove %s\n",
-			    b.dir);
-	} else {
+	if (!b.o.keep)
+		bench_remove_tree(b.dir);
+	else
 		fprintf(stderr, "seq-bench: kept %s\n", b.dir);
-	}
 	return rc;
 }
