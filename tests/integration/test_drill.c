@@ -282,7 +282,7 @@ static json_t *window_of(json_t *run, const char *phase)
 
 static void check_every_campus(struct dx *x)
 {
-	char target[64], *out;
+	char target[2 * TRIAD_NAMELEN + 2], *out;
 	json_t *j, *runs;
 	int rc;
 
