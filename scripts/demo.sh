@@ -43,6 +43,15 @@ echo "== comparing the regions' databases"
 build/triadctl verify -f "$dir/cluster.conf" --wait 60
 echo "== cluster status"
 build/triadctl status -f "$dir/cluster.conf"
+echo "== the ID service: a user's sequence, a unique name (claimed at the global master sh, looked up in hk), 64-bit ids"
+build/triadctl seq -f "$dir/cluster.conf" -n 3 42
+build/triadctl claim -f "$dir/cluster.conf" --region hk demo-alice 42
+for _ in $(seq 50); do
+  build/triadctl lookup -f "$dir/cluster.conf" --region hk demo-alice >/dev/null 2>&1 && break
+  sleep 0.1
+done
+build/triadctl lookup -f "$dir/cluster.conf" --region hk demo-alice
+build/triadctl genid -f "$dir/cluster.conf" -n 3 --decode
 echo "== drilling campus sh/b: baseline 5 s, block 10 s, after 5 s, every module judged"
 drill_rc=0
 build/tools/drillctl run -f "$dir/cluster.conf" --module all --campus sh/b \
