@@ -5,34 +5,23 @@
  * topology, the in-memory set (prune, set from a list, campus and node
  * lookups) and the drill tables of 005_blocks.sql.
  *
- * main() starts one throwaway server (tools/pgctl.h) in a mkdtemp
- * directory and stops and removes it at the end, whatever the results.
- * Each test makes a database of its own on it and migrates it.
+ * One throwaway server (pgfix.h) serves the whole run; each test makes a
+ * database of its own on it and migrates it.
  */
-/* nftw() is an XSI interface. */
-#define _XOPEN_SOURCE 700
-
 #include <check.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blocks.h"
 #include "clock.h"
 #include "db.h"
 #include "pgctl.h"
-#include "schema.h"
+#include "pgfix.h"
 #include "topo.h"
 #include "triad.h"
-
-/* The server of this run: set up by main() before any test forks. */
-static pgctl_t *server;
-/* The run's directory: each test's topology file goes there. */
-static char rundir[64];
 
 static const char topo_text[] =
     "cluster = { name = \"t\"; global_master = \"sh\"; };\n"
@@ -67,7 +56,7 @@ static struct topo *load_topo(void)
 	struct topo *t;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/t%d.conf", rundir, (int)getpid());
+	snprintf(path, sizeof(path), "%s/t%d.conf", pgfix_dir(), (int)getpid());
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fputs(topo_text, f) >= 0, 1);
@@ -81,24 +70,7 @@ static struct topo *load_topo(void)
 /* A fresh, migrated database. */
 static db_t *fresh_db(const char *name)
 {
-	char admin[PGCTL_CONNINFOLEN], ci[160], sql[128];
-	char err[TRIAD_ERRLEN] = "";
-	db_t *db;
-
-	pgctl_conninfo(server, admin);
-	db = db_connect(admin, "check_blocks", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	db_close(&db);
-	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=%s user=triad",
-	    pgctl_port(server), name);
-	db = db_connect(ci, "check_blocks", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	ck_assert_msg(schema_migrate(db, err) == 0, "%s", err);
-	return db;
+	return pgfix_connect(name, "check_blocks", NULL, 0);
 }
 
 static struct block entry(const char *region, const char *campus,
@@ -525,6 +497,7 @@ static Suite *blocks_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, pgfix_start, pgfix_stop);
 	tcase_add_test(tc, test_add_load);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_expiry);
@@ -537,45 +510,13 @@ static Suite *blocks_suite(void)
 	return s;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 int main(void)
 {
-	char dir[] = "/tmp/triad-check-blocks-XXXXXX", err[TRIAD_ERRLEN] = "";
-	char pgdir[sizeof(dir) + 8];
-	int failed = 1;
+	SRunner *sr = srunner_create(blocks_suite());
+	int failed;
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	/* As root, PostgreSQL runs as postgres: it must reach dir/pg. */
-	if (chmod(dir, 0711) == -1) {
-		perror("chmod");
-		return EXIT_FAILURE;
-	}
-	snprintf(rundir, sizeof(rundir), "%s", dir);
-	snprintf(pgdir, sizeof(pgdir), "%s/pg", dir);
-	server = pgctl_init(pgdir, err);
-	if (server == NULL || pgctl_start(server, 0, err) == -1) {
-		fprintf(stderr, "check_blocks: could not start PostgreSQL: "
-		    "%s\n", err);
-	} else {
-		SRunner *sr = srunner_create(blocks_suite());
-
-		srunner_run_all(sr, CK_NORMAL);
-		failed = srunner_ntests_failed(sr);
-		srunner_free(sr);
-	}
-	pgctl_destroy(&server);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

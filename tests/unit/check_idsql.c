@@ -4,15 +4,10 @@
  * and expiry; triad_seq_advance() under the right and a stale epoch;
  * triad_seq_release(); racing takeovers; the names table's rule.
  *
- * main() starts one throwaway server (tools/pgctl.h) in a mkdtemp
- * directory and stops and removes it at the end, whatever the results.
- * Each test makes a database of its own on it and migrates it.
+ * One throwaway server (pgfix.h) serves the whole run; each test makes a
+ * database of its own on it and migrates it.
  */
-/* nftw() is an XSI interface. */
-#define _XOPEN_SOURCE 700
-
 #include <check.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,32 +20,13 @@
 #include "clock.h"
 #include "db.h"
 #include "pgctl.h"
-#include "schema.h"
+#include "pgfix.h"
 #include "triad.h"
-
-/* The server of this run: set up by main() before any test forks. */
-static pgctl_t *server;
 
 /* A fresh, migrated database name; its connection string into ci. */
 static db_t *fresh_db(const char *name, char *ci, size_t cap)
 {
-	char admin[PGCTL_CONNINFOLEN], sql[128], err[TRIAD_ERRLEN] = "";
-	db_t *db;
-
-	pgctl_conninfo(server, admin);
-	db = db_connect(admin, "check_idsql", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	db_close(&db);
-	snprintf(ci, cap, "host=127.0.0.1 port=%d dbname=%s user=triad",
-	    pgctl_port(server), name);
-	db = db_connect(ci, "check_idsql", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	ck_assert_msg(schema_migrate(db, err) == 0, "%s", err);
-	return db;
+	return pgfix_connect(name, "check_idsql", ci, cap);
 }
 
 struct grant {
@@ -420,6 +396,7 @@ static Suite *idsql_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, pgfix_start, pgfix_stop);
 	tcase_add_test(tc, test_take_renew_refuse);
 	tcase_add_test(tc, test_expiry_takeover);
 	tcase_add_test(tc, test_expired_own);
@@ -431,37 +408,13 @@ static Suite *idsql_suite(void)
 	return s;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 int main(void)
 {
-	char dir[] = "/tmp/triad-check-idsql-XXXXXX", err[TRIAD_ERRLEN] = "";
-	int failed = 1;
+	SRunner *sr = srunner_create(idsql_suite());
+	int failed;
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	server = pgctl_init(dir, err);
-	if (server == NULL || pgctl_start(server, 0, err) == -1) {
-		fprintf(stderr, "check_idsql: could not start PostgreSQL: "
-		    "%s\n", err);
-	} else {
-		SRunner *sr = srunner_create(idsql_suite());
-
-		srunner_run_all(sr, CK_NORMAL);
-		failed = srunner_ntests_failed(sr);
-		srunner_free(sr);
-	}
-	pgctl_destroy(&server);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -8,17 +8,12 @@
  * expired lease taken over above its persisted max, the route table, GENID,
  * and names (claim, conflict, release, lookup, replicated apply by version).
  *
- * main() starts one throwaway server (tools/pgctl.h) in a mkdtemp
- * directory and removes it at the end.  Each test makes a database of its
- * own and a topology file naming it (one region, three routers in three
- * campuses, no queue: the service needs none).
+ * One throwaway server (pgfix.h) serves the whole run.  Each test makes a
+ * database of its own and a topology file naming it (one region, three
+ * routers in three campuses, no queue: the service needs none).
  */
-/* nftw() is an XSI interface. */
-#define _XOPEN_SOURCE 700
-
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +28,9 @@
 #include "idsvc.h"
 #include "metrics.h"
 #include "pgctl.h"
-#include "schema.h"
+#include "pgfix.h"
 #include "topo.h"
 #include "triad.h"
-
-static pgctl_t *server;
-static char topdir[64];
 
 /* A test's world: its database, topology and metrics. */
 struct world {
@@ -58,25 +50,12 @@ static void pause_ms(long ms)
 
 static void world_up(struct world *w, const char *name)
 {
-	char admin[PGCTL_CONNINFOLEN], sql[128], err[TRIAD_ERRLEN] = "";
-	db_t *db;
+	char err[TRIAD_ERRLEN] = "";
 	FILE *f;
 
 	memset(w, 0, sizeof(*w));
-	pgctl_conninfo(server, admin);
-	db = db_connect(admin, "check_idsvc", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	db_close(&db);
-	snprintf(w->ci, sizeof(w->ci), "host=127.0.0.1 port=%d dbname=%s "
-	    "user=triad", pgctl_port(server), name);
-	w->db = db_connect(w->ci, "check_idsvc", err);
-	ck_assert_msg(w->db != NULL, "%s", err);
-	ck_assert_msg(schema_migrate(w->db, err) == 0, "%s", err);
-	snprintf(w->path, sizeof(w->path), "%s/%s.conf", topdir, name);
+	w->db = pgfix_connect(name, "check_idsvc", w->ci, sizeof(w->ci));
+	snprintf(w->path, sizeof(w->path), "%s/%s.conf", pgfix_dir(), name);
 	f = fopen(w->path, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
@@ -498,6 +477,7 @@ static Suite *idsvc_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, pgfix_start, pgfix_stop);
 	tcase_add_test(tc, test_serve_and_steps);
 	tcase_add_test(tc, test_big_requests_and_ranges);
 	tcase_add_test(tc, test_restart_resumes_above);
@@ -510,37 +490,13 @@ static Suite *idsvc_suite(void)
 	return s;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	char err[TRIAD_ERRLEN] = "";
-	int failed = 1;
+	SRunner *sr = srunner_create(idsvc_suite());
+	int failed;
 
-	snprintf(topdir, sizeof(topdir), "/tmp/triad-check-idsvc-XXXXXX");
-	if (mkdtemp(topdir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	server = pgctl_init(topdir, err);
-	if (server == NULL || pgctl_start(server, 0, err) == -1) {
-		fprintf(stderr, "check_idsvc: could not start PostgreSQL: "
-		    "%s\n", err);
-	} else {
-		SRunner *sr = srunner_create(idsvc_suite());
-
-		srunner_run_all(sr, CK_NORMAL);
-		failed = srunner_ntests_failed(sr);
-		srunner_free(sr);
-	}
-	pgctl_destroy(&server);
-	nftw(topdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

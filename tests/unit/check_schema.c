@@ -1,16 +1,11 @@
 /*
  * check_schema.c - common/schema.c against a real PostgreSQL.
  *
- * main() starts one throwaway server (tools/pgctl.h) in a mkdtemp
- * directory and stops and removes it at the end, whatever the results.
- * Each test makes a database of its own on it, so tests do not see each
- * other's migrations.  Nothing here depends on how many migrations exist.
+ * One throwaway server (pgfix.h) serves the whole run; each test makes a
+ * database of its own on it, so tests do not see each other's
+ * migrations.  Nothing here depends on how many migrations exist.
  */
-/* nftw() is an XSI interface. */
-#define _XOPEN_SOURCE 700
-
 #include <check.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,34 +16,14 @@
 
 #include "db.h"
 #include "pgctl.h"
+#include "pgfix.h"
 #include "schema.h"
 #include "triad.h"
-
-/* The server of this run: set up by main() before any test forks. */
-static pgctl_t *server;
 
 /* Tables the first migration makes (001_base.sql). */
 static const char *const base_tables[] = { "records", "uid_versions",
     "outbox", "replay_offsets", "replay_progress", "home_overrides",
     "home_fences" };
-
-/* (Re)create the database name; its connection string into ci. */
-static void fresh_db(const char *name, char *ci, size_t cap)
-{
-	char admin[PGCTL_CONNINFOLEN], sql[128], err[TRIAD_ERRLEN] = "";
-	db_t *db;
-
-	pgctl_conninfo(server, admin);
-	db = db_connect(admin, "check_schema", err);
-	ck_assert_msg(db != NULL, "%s", err);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	ck_assert_msg(db_exec_script(db, sql, err) == 0, "%s", err);
-	db_close(&db);
-	snprintf(ci, cap, "host=127.0.0.1 port=%d dbname=%s user=triad",
-	    pgctl_port(server), name);
-}
 
 static db_t *connect_ok(const char *ci)
 {
@@ -121,7 +96,7 @@ START_TEST(test_fresh)
 	char ci[PGCTL_CONNINFOLEN], err[TRIAD_ERRLEN] = "";
 	db_t *db;
 
-	fresh_db("schema_fresh", ci, sizeof(ci));
+	pgfix_create("schema_fresh", ci, sizeof(ci));
 	db = connect_ok(ci);
 	ck_assert_int_eq(schema_version(db, err), 0);
 	ck_assert_int_eq(table_exists(db, "triad_migrations"), 0);
@@ -141,7 +116,7 @@ START_TEST(test_twice)
 	int64_t before, after;
 	db_t *db;
 
-	fresh_db("schema_twice", ci, sizeof(ci));
+	pgfix_create("schema_twice", ci, sizeof(ci));
 	db = connect_ok(ci);
 	ck_assert_msg(schema_migrate(db, err) == 0, "%s", err);
 	before = query_i64(db, "SELECT (extract(epoch FROM max(applied_at)) "
@@ -189,7 +164,7 @@ START_TEST(test_concurrent)
 	int go[2];
 	db_t *db;
 
-	fresh_db("schema_concurrent", ci, sizeof(ci));
+	pgfix_create("schema_concurrent", ci, sizeof(ci));
 	ck_assert_int_eq(pipe(go), 0);
 	for (size_t i = 0; i < TRIAD_ARRAY_LEN(kids); i++) {
 		kids[i] = fork();
@@ -225,7 +200,7 @@ START_TEST(test_too_new)
 	struct db_param p[1] = { DB_I64(latest + 1) };
 	db_t *db;
 
-	fresh_db("schema_too_new", ci, sizeof(ci));
+	pgfix_create("schema_too_new", ci, sizeof(ci));
 	db = connect_ok(ci);
 	ck_assert_msg(schema_migrate(db, err) == 0, "%s", err);
 	ck_assert_int_eq(db_exec(db, "INSERT INTO triad_migrations "
@@ -250,7 +225,7 @@ START_TEST(test_failed_migration)
 	char ci[PGCTL_CONNINFOLEN], err[TRIAD_ERRLEN] = "";
 	db_t *db;
 
-	fresh_db("schema_failed", ci, sizeof(ci));
+	pgfix_create("schema_failed", ci, sizeof(ci));
 	db = connect_ok(ci);
 	/* A stray table in the way of the first migration. */
 	ck_assert_int_eq(db_exec(db, "CREATE TABLE records (x int)", NULL, 0,
@@ -275,7 +250,7 @@ START_TEST(test_dead_connection)
 	char ci[PGCTL_CONNINFOLEN], err[TRIAD_ERRLEN] = "";
 	db_t *db;
 
-	fresh_db("schema_dead", ci, sizeof(ci));
+	pgfix_create("schema_dead", ci, sizeof(ci));
 	db = connect_ok(ci);
 	/* This session's end by the server: the next call fails cleanly. */
 	ck_assert_int_eq(db_exec(db, "SELECT pg_terminate_backend("
@@ -293,6 +268,7 @@ static Suite *schema_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, pgfix_start, pgfix_stop);
 	tcase_add_test(tc, test_latest);
 	tcase_add_test(tc, test_fresh);
 	tcase_add_test(tc, test_twice);
@@ -304,37 +280,13 @@ static Suite *schema_suite(void)
 	return s;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 int main(void)
 {
-	char dir[] = "/tmp/triad-check-schema-XXXXXX", err[TRIAD_ERRLEN] = "";
-	int failed = 1;
+	SRunner *sr = srunner_create(schema_suite());
+	int failed;
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	server = pgctl_init(dir, err);
-	if (server == NULL || pgctl_start(server, 0, err) == -1) {
-		fprintf(stderr, "check_schema: could not start PostgreSQL: "
-		    "%s\n", err);
-	} else {
-		SRunner *sr = srunner_create(schema_suite());
-
-		srunner_run_all(sr, CK_NORMAL);
-		failed = srunner_ntests_failed(sr);
-		srunner_free(sr);
-	}
-	pgctl_destroy(&server);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
