@@ -20,7 +20,9 @@
  *              the routers drill of that campus fail, naming the module
  *              and the reason (measured, and by the pre-check); a tight
  *              abort threshold aborts the routers drill and unblocks the
- *              campus within ABORT_BOUND_MS, recorded as aborted
+ *              campus within the stated bound (settle + the probe's
+ *              call timeout + two slices + ABORT_SLACK_MS), recorded as
+ *              aborted
  *
  * Run one case with CK_RUN_CASE=healthy|misdeployed.  TRIAD_DRILL_REPORT=FILE
  * keeps the healthy case's HTML report.
@@ -46,7 +48,12 @@
 #include "harness.h"
 
 /* The campus is unblocked this soon after the slice that aborted. */
-#define ABORT_BOUND_MS 3000
+/*
+ * Scheduling slack on a loaded 2-CPU machine under ASan, on top of the
+ * bound DEPLOY.md states: a failing call is known when it times out, and
+ * judged at the end of the slice it ends in.
+ */
+#define ABORT_SLACK_MS 1000
 
 struct dx {
 	char dir[128];
@@ -77,6 +84,11 @@ static void write_topology(const char *path, int misdeployed)
 	    "settle_ms = 500; block_ttl_s = 60; probe_rate = 25; "
 	    "probe_timeout_ms = 3000; slice_ms = 500; "
 	    "p99_factor = 5.0; p99_slack_ms = 300; max_lag_ms = 10000; };\n"
+	    /*
+	     * Short seq leases: a stopped router's sections (which the
+	     * probe's SEQ may hit) move on in about LEASE + 1 s.
+	     */
+	    "ids = { lease_ms = 2000; };\n"
 	    "regions = (\n");
 	for (int r = 0; r < 2; r++) {
 		fprintf(f,
@@ -464,20 +476,22 @@ static void check_shield(struct dx *x)
 	int rc, late = 0;
 
 	ck_assert_int_eq(cluster_signal(x->cl, "sh.r.a", SIGSTOP), 0);
-	rc = drill(x, &out, "probe", "--for", "8s", "--timeout", "2s",
+	rc = drill(x, &out, "probe", "--for", "10s", "--timeout", "2s",
 	    "--slice", "1s", "--json", NULL);
 	ck_assert_int_eq(cluster_signal(x->cl, "sh.r.a", SIGCONT), 0);
 	j = parse_json(out);
 	slices = json_object_get(j, "slices");
 	n = json_array_size(slices);
-	ck_assert_int_ge(n, 6);
+	ck_assert_int_ge(n, 8);
 	/*
-	 * Within 4 s the client shields the stopped router: the last slices
-	 * have no error, as a healthy cluster has none.  (A slice may hold
+	 * Within 5 s the client shields the stopped router (shield_failures
+	 * 2 of 2 s calls) and the router's seq sections have moved (lease
+	 * 2 s + one route-table scan of 1 s): the last slices have no
+	 * error, as a healthy cluster has none.  (A slice may hold
 	 * no call at all: the probe back after each cool-down waits for one
 	 * try's timeout before the call moves on to another router.)
 	 */
-	for (size_t i = 4; i < n; i++) {
+	for (size_t i = 5; i < n; i++) {
 		json_t *s = json_array_get(slices, i);
 
 		ck_assert_msg(json_integer_value(json_object_get(s, "err")) ==
@@ -564,8 +578,9 @@ START_TEST(test_misdeployed)
 
 		ck_assert_msg(p != NULL, "%s", reason);
 		ms = strtod(p + strlen("unblocked "), NULL);
-		/* settle (500 ms) + one slice (500 ms) + the bound */
-		ck_assert_msg(ms < 500 + 500 + ABORT_BOUND_MS, "%s", reason);
+		/* settle 500 + probe timeout 3000 + two slices of 500 */
+		ck_assert_msg(ms < 500 + 3000 + 2 * 500 + ABORT_SLACK_MS, "%s",
+		    reason);
 	}
 	json_decref(j);
 	free(out);
