@@ -120,6 +120,24 @@ cluster_t *ctl_open_cluster(const struct cmd *c, const struct ctl_args *a);
 /* A new ZeroMQ context, or NULL after printing why. */
 void *ctl_zmq_ctx(const struct cmd *c);
 
+/*
+ * A command's way to the routers: the cluster of -f/--dir, a ZeroMQ
+ * context and an rclient (router/rclient.h) in region (NULL: the first
+ * region with routers), each call bounded by timeout_ms (0: rclient's
+ * default).  ctl_client_open(): 0, or -1 after printing why, with *rc the
+ * exit status (EXIT_USAGE for an unknown region) and nothing left open.
+ * ctl_client_close() frees what was opened; k may be all zeros.
+ */
+struct ctl_client {
+	cluster_t *cl;
+	void *zctx;
+	struct rclient *rc;
+};
+
+int ctl_client_open(const struct cmd *c, const struct ctl_args *a,
+    const char *region, int timeout_ms, struct ctl_client *k, int *rc);
+void ctl_client_close(struct ctl_client *k);
+
 /* ---- Prometheus text ---------------------------------------------------- */
 
 /*

@@ -24,8 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <zmq.h>
-
 #include "cluster.h"
 #include "ctl.h"
 #include "genid.h"
@@ -125,9 +123,7 @@ struct ids_call {
 	char **ops;
 	char name[NAMES_BUFLEN];  /* claim, lookup, release */
 	uint64_t uid;
-	cluster_t *cl;
-	void *zctx;
-	rclient_t *rc;
+	struct ctl_client cli;
 	struct rclient_result r;
 };
 
@@ -135,57 +131,8 @@ struct ids_call {
 static int ids_end(struct ids_call *k, int rc)
 {
 	rclient_result_free(&k->r);
-	rclient_destroy(&k->rc);
-	if (k->zctx != NULL)
-		zmq_ctx_term(k->zctx);
-	k->zctx = NULL;
-	cluster_destroy(&k->cl);
+	ctl_client_close(&k->cli);
 	return rc;
-}
-
-/*
- * Open the cluster and a client in o.region (NULL: the first region with
- * routers).  0, or -1 after printing why (*rc set).
- */
-static int ids_open(const struct cmd *c, struct ids_call *k, int *rc)
-{
-	const char *region = k->o.region;
-	char err[TRIAD_ERRLEN];
-	const struct topo *t;
-
-	*rc = 1;
-	log_init("triadctl", NULL, NULL, -1);
-	k->cl = ctl_open_cluster(c, &k->o.a);
-	if (k->cl == NULL)
-		return -1;
-	t = cluster_topo(k->cl);
-	if (region == NULL) {
-		for (int i = 0; i < t->nregions && region == NULL; i++)
-			if (t->regions[i].nrouters > 0)
-				region = t->regions[i].name;
-		if (region == NULL) {
-			ctl_errx(c, "no region of \"%s\" has routers",
-			    cluster_conf(k->cl));
-			goto fail;
-		}
-	} else if (topo_region(t, region) == NULL) {
-		ctl_errx(c, "no region \"%s\" in \"%s\"", region,
-		    cluster_conf(k->cl));
-		*rc = EXIT_USAGE;
-		goto fail;
-	}
-	k->zctx = ctl_zmq_ctx(c);
-	if (k->zctx == NULL)
-		goto fail;
-	k->rc = rclient_new(k->zctx, t, region, k->o.timeout_ms, err);
-	if (k->rc == NULL) {
-		ctl_errx(c, "%s", err);
-		goto fail;
-	}
-	return 0;
-fail:
-	ids_end(k, 1);
-	return -1;
 }
 
 /*
@@ -242,7 +189,8 @@ static int ids_start(const struct cmd *c, int argc, char **argv,
 		*rc = EXIT_USAGE;
 		return -1;
 	}
-	return ids_open(c, k, rc);
+	return ctl_client_open(c, &k->o.a, k->o.region, k->o.timeout_ms,
+	    &k->cli, rc);
 }
 
 /*
@@ -287,7 +235,7 @@ int cmd_seq(const struct cmd *c, int argc, char **argv)
 	if (ids_start(c, argc, argv, "n", RCLIENT_SEQ_MAX, 1, "UID", -1, 0,
 	    &k, &rc) == -1)
 		return rc;
-	callrc = rclient_seq(k.rc, k.uid, (uint32_t)k.o.n, &k.r);
+	callrc = rclient_seq(k.cli.rc, k.uid, (uint32_t)k.o.n, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0) {
 		if (k.o.n == 1)
@@ -309,7 +257,7 @@ int cmd_curseq(const struct cmd *c, int argc, char **argv)
 
 	if (ids_start(c, argc, argv, "", 1, 1, "UID", -1, 0, &k, &rc) == -1)
 		return rc;
-	callrc = rclient_curseq(k.rc, k.uid, &k.r);
+	callrc = rclient_curseq(k.cli.rc, k.uid, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0)
 		printf("OK curseq %" PRIu64 " uid %" PRIu64 " (router %s, "
@@ -326,7 +274,7 @@ int cmd_claim(const struct cmd *c, int argc, char **argv)
 	if (ids_start(c, argc, argv, "F", 1, 2, "NAME UID", 0, 1, &k,
 	    &rc) == -1)
 		return rc;
-	callrc = rclient_claim(k.rc, k.name, k.uid, &k.r);
+	callrc = rclient_claim(k.cli.rc, k.name, k.uid, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0)
 		printf("OK name %s held by uid %" PRIu64 " (answered by %s)\n",
@@ -341,7 +289,7 @@ int cmd_lookup(const struct cmd *c, int argc, char **argv)
 
 	if (ids_start(c, argc, argv, "F", 1, 1, "NAME", 0, -1, &k, &rc) == -1)
 		return rc;
-	callrc = rclient_lookup(k.rc, k.name, &k.r);
+	callrc = rclient_lookup(k.cli.rc, k.name, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0)
 		printf("OK name %s held by uid %" PRIu64 " (answered by %s)\n",
@@ -357,7 +305,7 @@ int cmd_release(const struct cmd *c, int argc, char **argv)
 	if (ids_start(c, argc, argv, "F", 1, 2, "NAME UID", 0, 1, &k,
 	    &rc) == -1)
 		return rc;
-	callrc = rclient_release(k.rc, k.name, k.uid, &k.r);
+	callrc = rclient_release(k.cli.rc, k.name, k.uid, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0)
 		printf("OK name %s not held by uid %" PRIu64 " (answered by "
@@ -392,7 +340,7 @@ int cmd_genid(const struct cmd *c, int argc, char **argv)
 	if (ids_start(c, argc, argv, "nd", RCLIENT_GENID_MAX, 0, NULL, -1, -1,
 	    &k, &rc) == -1)
 		return rc;
-	callrc = rclient_genid(k.rc, (uint32_t)k.o.n, &k.r);
+	callrc = rclient_genid(k.cli.rc, (uint32_t)k.o.n, &k.r);
 	rc = ids_outcome(c, callrc, &k);
 	if (rc == 0 && k.r.nids != k.o.n) {
 		ctl_errx(c, "asked for %" PRIu64 " ids, got %zu (answered by "
@@ -401,7 +349,7 @@ int cmd_genid(const struct cmd *c, int argc, char **argv)
 	}
 	for (size_t i = 0; rc == 0 && i < k.r.nids; i++) {
 		if (k.o.decode)
-			print_decoded(cluster_topo(k.cl), k.r.ids[i]);
+			print_decoded(cluster_topo(k.cli.cl), k.r.ids[i]);
 		else
 			printf("%" PRIu64 "\n", k.r.ids[i]);
 	}

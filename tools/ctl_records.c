@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <zmq.h>
-
 #include "cluster.h"
 #include "ctl.h"
 #include "log.h"
@@ -139,9 +137,7 @@ struct rc_call {
 	struct rc_opts o;
 	char **ops;                 /* the operands */
 	uint64_t uid;
-	cluster_t *cl;
-	void *zctx;
-	rclient_t *rc;
+	struct ctl_client cli;
 	struct rclient_result r;
 };
 
@@ -149,57 +145,8 @@ struct rc_call {
 static int rc_end(struct rc_call *k, int rc)
 {
 	rclient_result_free(&k->r);
-	rclient_destroy(&k->rc);
-	if (k->zctx != NULL)
-		zmq_ctx_term(k->zctx);
-	k->zctx = NULL;
-	cluster_destroy(&k->cl);
+	ctl_client_close(&k->cli);
 	return rc;
-}
-
-/*
- * Open the cluster and a client in o.region (NULL: the first region with
- * routers).  0, or -1 after printing why (*rc: the exit status).
- */
-static int rc_open(const struct cmd *c, struct rc_call *k, int *rc)
-{
-	const char *region = k->o.region;
-	char err[TRIAD_ERRLEN];
-	const struct topo *t;
-
-	*rc = 1;
-	log_init("triadctl", NULL, NULL, -1);
-	k->cl = ctl_open_cluster(c, &k->o.a);
-	if (k->cl == NULL)
-		return -1;
-	t = cluster_topo(k->cl);
-	if (region == NULL) {
-		for (int r = 0; r < t->nregions && region == NULL; r++)
-			if (t->regions[r].nrouters > 0)
-				region = t->regions[r].name;
-		if (region == NULL) {
-			ctl_errx(c, "no region of \"%s\" has routers",
-			    cluster_conf(k->cl));
-			goto fail;
-		}
-	} else if (topo_region(t, region) == NULL) {
-		ctl_errx(c, "no region \"%s\" in \"%s\"", region,
-		    cluster_conf(k->cl));
-		*rc = EXIT_USAGE;
-		goto fail;
-	}
-	k->zctx = ctl_zmq_ctx(c);
-	if (k->zctx == NULL)
-		goto fail;
-	k->rc = rclient_new(k->zctx, t, region, k->o.timeout_ms, err);
-	if (k->rc == NULL) {
-		ctl_errx(c, "%s", err);
-		goto fail;
-	}
-	return 0;
-fail:
-	rc_end(k, 1);
-	return -1;
 }
 
 /*
@@ -224,7 +171,8 @@ static int rc_start(const struct cmd *c, int argc, char **argv,
 		*rc = EXIT_USAGE;
 		return -1;
 	}
-	return rc_open(c, k, rc);
+	return ctl_client_open(c, &k->o.a, k->o.region, k->o.timeout_ms,
+	    &k->cli, rc);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -311,7 +259,7 @@ int cmd_put(const struct cmd *c, int argc, char **argv)
 	if (rc_start(c, argc, argv, "i", 4, "NS UID KEY VALUE", 1, &k,
 	    &rc) == -1)
 		return rc;
-	callrc = rclient_put(k.rc, k.ops[0], k.uid, k.ops[2], k.ops[3],
+	callrc = rclient_put(k.cli.rc, k.ops[0], k.uid, k.ops[2], k.ops[3],
 	    strlen(k.ops[3]), k.o.has_if_version ? &k.o.if_version : NULL,
 	    &k.r);
 	rc = rc_outcome(c, callrc, &k.r);
@@ -327,7 +275,7 @@ int cmd_del(const struct cmd *c, int argc, char **argv)
 
 	if (rc_start(c, argc, argv, "", 3, "NS UID KEY", 1, &k, &rc) == -1)
 		return rc;
-	callrc = rclient_del(k.rc, k.ops[0], k.uid, k.ops[2], &k.r);
+	callrc = rclient_del(k.cli.rc, k.ops[0], k.uid, k.ops[2], &k.r);
 	rc = rc_outcome(c, callrc, &k.r);
 	if (rc == 0)
 		print_written("deleted at version", &k.r);
@@ -341,7 +289,7 @@ int cmd_get(const struct cmd *c, int argc, char **argv)
 
 	if (rc_start(c, argc, argv, "lm", 3, "NS UID KEY", 1, &k, &rc) == -1)
 		return rc;
-	callrc = rclient_get(k.rc, k.ops[0], k.uid, k.ops[2], k.o.level,
+	callrc = rclient_get(k.cli.rc, k.ops[0], k.uid, k.ops[2], k.o.level,
 	    k.o.min_version, &k.r);
 	rc = rc_outcome(c, callrc, &k.r);
 	if (rc == 0) {
@@ -364,7 +312,7 @@ int cmd_sync(const struct cmd *c, int argc, char **argv)
 		uint64_t next;
 
 		memset(&k.r, 0, sizeof(k.r));
-		callrc = rclient_sync(k.rc, k.uid, since, 0, &k.r);
+		callrc = rclient_sync(k.cli.rc, k.uid, since, 0, &k.r);
 		rc = rc_outcome(c, callrc, &k.r);
 		if (rc != 0)
 			break;

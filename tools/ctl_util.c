@@ -17,6 +17,8 @@
 #include "bytes.h"
 #include "cluster.h"
 #include "ctl.h"
+#include "log.h"
+#include "rclient.h"
 #include "triad.h"
 
 /* ---- messages and usage ------------------------------------------------- */
@@ -366,4 +368,55 @@ double ctl_ms(uint64_t us)
 double ctl_per_s(uint64_t n, uint64_t us)
 {
 	return us > 0 ? (double)n * 1e6 / (double)us : 0;
+}
+
+int ctl_client_open(const struct cmd *c, const struct ctl_args *a,
+    const char *region, int timeout_ms, struct ctl_client *k, int *rc)
+{
+	char err[TRIAD_ERRLEN];
+	const struct topo *t;
+
+	memset(k, 0, sizeof(*k));
+	*rc = 1;
+	log_init("triadctl", NULL, NULL, -1);
+	k->cl = ctl_open_cluster(c, a);
+	if (k->cl == NULL)
+		return -1;
+	t = cluster_topo(k->cl);
+	if (region == NULL) {
+		for (int r = 0; r < t->nregions && region == NULL; r++)
+			if (t->regions[r].nrouters > 0)
+				region = t->regions[r].name;
+		if (region == NULL) {
+			ctl_errx(c, "no region of \"%s\" has routers",
+			    cluster_conf(k->cl));
+			goto fail;
+		}
+	} else if (topo_region(t, region) == NULL) {
+		ctl_errx(c, "no region \"%s\" in \"%s\"", region,
+		    cluster_conf(k->cl));
+		*rc = EXIT_USAGE;
+		goto fail;
+	}
+	k->zctx = ctl_zmq_ctx(c);
+	if (k->zctx == NULL)
+		goto fail;
+	k->rc = rclient_new(k->zctx, t, region, timeout_ms, err);
+	if (k->rc == NULL) {
+		ctl_errx(c, "%s", err);
+		goto fail;
+	}
+	return 0;
+fail:
+	ctl_client_close(k);
+	return -1;
+}
+
+void ctl_client_close(struct ctl_client *k)
+{
+	rclient_destroy(&k->rc);
+	if (k->zctx != NULL)
+		zmq_ctx_term(k->zctx);
+	k->zctx = NULL;
+	cluster_destroy(&k->cl);
 }
