@@ -431,12 +431,17 @@ void hx_wait_ready(struct hx *x, const char *node, int timeout_ms)
 
 double hx_metric(struct hx *x, const char *node, const char *name)
 {
+	return hx_cluster_metric(x->cl, node, name);
+}
+
+double hx_cluster_metric(cluster_t *cl, const char *node, const char *name)
+{
 	char err[TRIAD_ERRLEN];
 	struct buf b = {0};
 	double v = -1;
 	size_t nlen = strlen(name);
 
-	if (cluster_stat(x->cl, node, 2000, &b, err) == 0 &&
+	if (cluster_stat(cl, node, 2000, &b, err) == 0 &&
 	    buf_append(&b, "", 1) == 0) {
 		const char *line = (const char *)b.data;
 

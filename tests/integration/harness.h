@@ -110,5 +110,7 @@ void hx_wait_ready(struct hx *x, const char *node, int timeout_ms);
 
 /* The value of a metric line "NAME VALUE" in a node's STAT text, or -1. */
 double hx_metric(struct hx *x, const char *node, const char *name);
+/* The same for a node of any cluster. */
+double hx_cluster_metric(cluster_t *cl, const char *node, const char *name);
 
 #endif

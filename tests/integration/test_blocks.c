@@ -130,33 +130,6 @@ static void bx_down(struct bx *x)
 	}
 }
 
-/* A metric without labels from a process's metrics; -1 when missing. */
-static double metric(struct bx *x, const char *node, const char *name)
-{
-	char err[TRIAD_ERRLEN];
-	struct buf b = {0};
-	double v = -1;
-	size_t nlen = strlen(name);
-
-	if (cluster_stat(x->cl, node, 2000, &b, err) == 0 &&
-	    buf_append(&b, "", 1) == 0) {
-		const char *line = (const char *)b.data;
-
-		while (line != NULL && *line != '\0') {
-			if (strncmp(line, name, nlen) == 0 &&
-			    line[nlen] == ' ') {
-				v = strtod(line + nlen + 1, NULL);
-				break;
-			}
-			line = strchr(line, '\n');
-			if (line != NULL)
-				line++;
-		}
-	}
-	buf_free(&b);
-	return v;
-}
-
 /*
  * Wait until node's metric equals want; returns the milliseconds it took,
  * failing the test after timeout_ms.
@@ -167,7 +140,7 @@ static uint64_t wait_metric(struct bx *x, const char *node, const char *name,
 	uint64_t t0 = clock_mono_ms(), deadline = t0 + (uint64_t)timeout_ms;
 	double v;
 
-	while ((v = metric(x, node, name)) != want) {
+	while ((v = hx_cluster_metric(x->cl, node, name)) != want) {
 		ck_assert_msg(clock_mono_ms() < deadline, "%s: %s is %g, not "
 		    "%g, after %d ms", node, name, v, want, timeout_ms);
 		usleep(20000);
@@ -202,7 +175,8 @@ static const char *active_replayer(struct bx *x, const char *region)
 	const struct topo_region *r = topo_region(x->t, region);
 
 	for (int i = 0; i < r->nreplayers; i++)
-		if (metric(x, r->replayers[i].name, "triad_replay_active") == 1)
+		if (hx_cluster_metric(x->cl, r->replayers[i].name,
+		    "triad_replay_active") == 1)
 			return r->replayers[i].name;
 	return NULL;
 }
@@ -332,7 +306,8 @@ START_TEST(test_honouring)
 	bx_up(&x);
 	first = wait_active(&x, "hk", 15000);
 	other = strcmp(first, "hk.p.a") == 0 ? "hk.p.b" : "hk.p.a";
-	ck_assert_double_eq(metric(&x, first, "triad_blocks_in_force"), 0);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, first,
+	    "triad_blocks_in_force"), 0);
 
 	/* Nothing blocked: all three nodes take a batch. */
 	ship(&x, 1, "k", 1, 3, &s);
@@ -347,10 +322,14 @@ START_TEST(test_honouring)
 	ms = wait_metric(&x, first, "triad_consumer_blocked", 1, BOUND_MS);
 	fprintf(stderr, "test_blocks: hk's replayer skips sh.g0.b after "
 	    "%llu ms\n", (unsigned long long)ms);
-	ck_assert_double_eq(metric(&x, first, "triad_blocks_in_force"), 1);
-	a0 = metric(&x, "sh.g0.a", "triad_queue_log_durable_offset");
-	b0 = metric(&x, "sh.g0.b", "triad_queue_log_durable_offset");
-	c0 = metric(&x, "sh.g0.c", "triad_queue_log_durable_offset");
+	ck_assert_double_eq(hx_cluster_metric(x.cl, first,
+	    "triad_blocks_in_force"), 1);
+	a0 = hx_cluster_metric(x.cl, "sh.g0.a",
+	    "triad_queue_log_durable_offset");
+	b0 = hx_cluster_metric(x.cl, "sh.g0.b",
+	    "triad_queue_log_durable_offset");
+	c0 = hx_cluster_metric(x.cl, "sh.g0.c",
+	    "triad_queue_log_durable_offset");
 	ck_assert(a0 > 0 && b0 > 0 && c0 > 0);
 	ship(&x, 1, "k", 4, 20, &s);
 	ck_assert_uint_eq(s.ok, 20);
@@ -358,12 +337,12 @@ START_TEST(test_honouring)
 	/* Both other nodes acked every batch; b never did. */
 	ck_assert_uint_eq(s.acks_or, 0x5);
 	ck_assert_uint_eq(s.acks_and, 0x5);
-	ck_assert_double_eq(metric(&x, "sh.g0.b",
+	ck_assert_double_eq(hx_cluster_metric(x.cl, "sh.g0.b",
 	    "triad_queue_log_durable_offset"), b0);
-	ck_assert(metric(&x, "sh.g0.a", "triad_queue_log_durable_offset") >
-	    a0);
-	ck_assert(metric(&x, "sh.g0.c", "triad_queue_log_durable_offset") >
-	    c0);
+	ck_assert(hx_cluster_metric(x.cl, "sh.g0.a",
+	    "triad_queue_log_durable_offset") > a0);
+	ck_assert(hx_cluster_metric(x.cl, "sh.g0.c",
+	    "triad_queue_log_durable_offset") > c0);
 	wait_applied(&x, 1, "k", 23, 20000);
 
 	/*
@@ -374,9 +353,12 @@ START_TEST(test_honouring)
 	ms = wait_metric(&x, other, "triad_replay_active", 1, HANDOVER_MS);
 	fprintf(stderr, "test_blocks: %s took over from blocked %s in %llu "
 	    "ms\n", other, first, (unsigned long long)ms);
-	ck_assert_double_eq(metric(&x, first, "triad_replay_active"), 0);
-	ck_assert_double_eq(metric(&x, first, "triad_replay_blocked"), 1);
-	ck_assert_double_eq(metric(&x, other, "triad_replay_blocked"), 0);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, first,
+	    "triad_replay_active"), 0);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, first,
+	    "triad_replay_blocked"), 1);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, other,
+	    "triad_replay_blocked"), 0);
 	/* The new active one honours sh's block too. */
 	wait_metric(&x, other, "triad_consumer_blocked", 1, BOUND_MS);
 	ship(&x, 1, "k", 24, 5, &s);
@@ -391,8 +373,10 @@ START_TEST(test_honouring)
 	wait_metric(&x, first, "triad_blocks_in_force", 1, BOUND_MS);
 	wait_metric(&x, other, "triad_blocks_in_force", 1, BOUND_MS);
 	/* It stands by: the lock stays where it went. */
-	ck_assert_double_eq(metric(&x, other, "triad_replay_active"), 1);
-	ck_assert_double_eq(metric(&x, first, "triad_replay_active"), 0);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, other,
+	    "triad_replay_active"), 1);
+	ck_assert_double_eq(hx_cluster_metric(x.cl, first,
+	    "triad_replay_active"), 0);
 
 	/* sh's block removed: read again within the bound. */
 	for (int r = 0; r < 2; r++)
@@ -406,7 +390,7 @@ START_TEST(test_honouring)
 	{
 		uint64_t deadline = clock_mono_ms() + BOUND_MS;
 
-		while (metric(&x, "sh.g0.b",
+		while (hx_cluster_metric(x.cl, "sh.g0.b",
 		    "triad_queue_log_durable_offset") <= b0) {
 			ck_assert_msg(clock_mono_ms() < deadline, "sh.g0.b "
 			    "took no append after its block was removed");
