@@ -62,6 +62,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "db.h"
+#include "harness.h"
 #include "log.h"
 #include "pgctl.h"
 #include "rclient.h"
@@ -77,7 +78,6 @@
 #define WARM_TIMEOUT_MS 60000
 #define READY_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS 10000
-#define STAT_TIMEOUT_MS 2000
 #define FLOOR_FACTOR 10.0
 #define FLOOR_P999_MS 2.0
 #define FLOOR_CLIENTS 16
@@ -604,50 +604,6 @@ static int64_t max_seq_sum(struct bench *b)
 	return v;
 }
 
-/*
- * The sum over every router of the series of metric name (-1 when no
- * router exports it).
- */
-static double routers_metric(struct bench *b, const char *name)
-{
-	const struct topo_region *r = topo_region(b->t, REGION);
-	size_t nlen = strlen(name);
-	double sum = -1;
-
-	for (int i = 0; i < r->nrouters; i++) {
-		char err[TRIAD_ERRLEN];
-		struct buf out = {0};
-		size_t pos = 0;
-
-		if (cluster_stat(b->cl, r->routers[i].name, STAT_TIMEOUT_MS,
-		    &out, err) == -1) {
-			buf_free(&out);
-			continue;
-		}
-		while (pos < out.len) {
-			const char *line = (const char *)out.data + pos;
-			const char *nl = memchr(line, '\n', out.len - pos);
-			size_t llen = nl ? (size_t)(nl - line) : out.len - pos;
-			const char *v = NULL;
-
-			pos += llen + 1;
-			if (llen <= nlen || strncmp(line, name, nlen) != 0)
-				continue;
-			if (line[nlen] == ' ')
-				v = line + nlen + 1;
-			else if (line[nlen] == '{')
-				v = memchr(line, '}', llen);
-			if (v == NULL)
-				continue;
-			if (*v == '}')
-				v++;
-			sum = (sum < 0 ? 0 : sum) + strtod(v, NULL);
-		}
-		buf_free(&out);
-	}
-	return sum;
-}
-
 /* ---- output ------------------------------------------------------------- */
 
 static const char *verdict(int pass)
@@ -795,14 +751,16 @@ static int triad_round(struct bench *b, enum system sys, int n,
 	else
 		fprintf(stderr, "seq-bench: triad, %d clients\n", n);
 	before = max_seq_sum(b);
-	ps = routers_metric(b, ps_name);
-	pw = routers_metric(b, pw_name);
+	ps = hx_routers_metric(b->cl, REGION, ps_name);
+	pw = hx_routers_metric(b->cl, REGION, pw_name);
 	if (run_round(b, sys, n, f) == -1)
 		return -1;
 	after = max_seq_sum(b);
 	f->max_seq_moved = before >= 0 && after >= 0 ? after - before : -1;
-	f->steps_persisted = ps < 0 ? -1 : routers_metric(b, ps_name) - ps;
-	f->steps_waited = pw < 0 ? -1 : routers_metric(b, pw_name) - pw;
+	f->steps_persisted = ps < 0 ? -1 :
+	    hx_routers_metric(b->cl, REGION, ps_name) - ps;
+	f->steps_waited = pw < 0 ? -1 :
+	    hx_routers_metric(b->cl, REGION, pw_name) - pw;
 	return 0;
 }
 

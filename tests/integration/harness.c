@@ -460,6 +460,51 @@ double hx_cluster_metric(cluster_t *cl, const char *node, const char *name)
 	return v;
 }
 
+/*
+ * The sum over region's routers of every series of a metric (-1 when no
+ * router exports it).
+ */
+double hx_routers_metric(cluster_t *cl, const char *region,
+    const char *name)
+{
+	const struct topo_region *r = topo_region(cluster_topo(cl), region);
+	size_t nlen = strlen(name);
+	double sum = -1;
+
+	for (int i = 0; i < r->nrouters; i++) {
+		char err[TRIAD_ERRLEN];
+		struct buf out = {0};
+		size_t pos = 0;
+
+		if (cluster_stat(cl, r->routers[i].name, 2000, &out,
+		    err) == -1) {
+			buf_free(&out);
+			continue;
+		}
+		while (pos < out.len) {
+			const char *line = (const char *)out.data + pos;
+			const char *nl = memchr(line, '\n', out.len - pos);
+			size_t llen = nl ? (size_t)(nl - line) : out.len - pos;
+			const char *v = NULL;
+
+			pos += llen + 1;
+			if (llen <= nlen || strncmp(line, name, nlen) != 0)
+				continue;
+			if (line[nlen] == ' ')
+				v = line + nlen + 1;
+			else if (line[nlen] == '{')
+				v = memchr(line, '}', llen);
+			if (v == NULL)
+				continue;
+			if (*v == '}')
+				v++;
+			sum = (sum < 0 ? 0 : sum) + strtod(v, NULL);
+		}
+		buf_free(&out);
+	}
+	return sum;
+}
+
 int hx_request(struct hx *x, const char *node, const void *frame, size_t len,
     struct buf *reply, int timeout_ms)
 {

@@ -113,4 +113,11 @@ double hx_metric(struct hx *x, const char *node, const char *name);
 /* The same for a node of any cluster. */
 double hx_cluster_metric(cluster_t *cl, const char *node, const char *name);
 
+/*
+ * The sum over every series (any labels) of a metric over region's
+ * routers; -1 when no router exports it.
+ */
+double hx_routers_metric(cluster_t *cl, const char *region,
+    const char *name);
+
 #endif

@@ -246,51 +246,6 @@ static uint64_t persisted_max(const struct tx *x, const char *region,
 	return (uint64_t)v;
 }
 
-/*
- * The sum over region's routers of every series of a metric (-1 when no
- * router exports it).
- */
-static double routers_metric(const struct tx *x, const char *region,
-    const char *name)
-{
-	const struct topo_region *r = topo_region(x->t, region);
-	size_t nlen = strlen(name);
-	double sum = -1;
-
-	for (int i = 0; i < r->nrouters; i++) {
-		char err[TRIAD_ERRLEN];
-		struct buf out = {0};
-		size_t pos = 0;
-
-		if (cluster_stat(x->cl, r->routers[i].name, 2000, &out,
-		    err) == -1) {
-			buf_free(&out);
-			continue;
-		}
-		while (pos < out.len) {
-			const char *line = (const char *)out.data + pos;
-			const char *nl = memchr(line, '\n', out.len - pos);
-			size_t llen = nl ? (size_t)(nl - line) : out.len - pos;
-			const char *v = NULL;
-
-			pos += llen + 1;
-			if (llen <= nlen || strncmp(line, name, nlen) != 0)
-				continue;
-			if (line[nlen] == ' ')
-				v = line + nlen + 1;
-			else if (line[nlen] == '{')
-				v = memchr(line, '}', llen);
-			if (v == NULL)
-				continue;
-			if (*v == '}')
-				v++;
-			sum = (sum < 0 ? 0 : sum) + strtod(v, NULL);
-		}
-		buf_free(&out);
-	}
-	return sum;
-}
-
 /* A SEQ that must succeed: the first of n values. */
 static uint64_t seq_ok(rclient_t *c, uint64_t uid, uint32_t n,
     struct rclient_result *out)
@@ -381,19 +336,21 @@ START_TEST(test_seq_basic)
 	 * A hot uid through several steps: the database is written about
 	 * once per step (and ahead of need: few requests wait).
 	 */
-	steps0 = routers_metric(&x, "sh", "triad_ids_steps_persisted_total");
+	steps0 = hx_routers_metric(x.cl, "sh",
+	    "triad_ids_steps_persisted_total");
 	while (drawn < 3 * SEQALLOC_STEP + SEQALLOC_STEP / 2) {
 		v = seq_ok(x.sh, hot, 500, NULL);
 		ck_assert_uint_gt(v, hot_last);
 		hot_last = v + 499;
 		drawn += 500;
 	}
-	steps1 = routers_metric(&x, "sh", "triad_ids_steps_persisted_total");
-	if (steps0 >= 0 && steps1 >= 0) {
-		ck_assert_msg(steps1 - steps0 >= 3 && steps1 - steps0 <= 8,
-		    "%.0f steps persisted for %" PRIu64 " values of one uid "
-		    "(step %d)", steps1 - steps0, drawn, SEQALLOC_STEP);
-	}
+	steps1 = hx_routers_metric(x.cl, "sh",
+	    "triad_ids_steps_persisted_total");
+	ck_assert_msg(steps0 >= 0 && steps1 >= 0, "the routers do not "
+	    "export triad_ids_steps_persisted_total");
+	ck_assert_msg(steps1 - steps0 >= 3 && steps1 - steps0 <= 8,
+	    "%.0f steps persisted for %" PRIu64 " values of one uid "
+	    "(step %d)", steps1 - steps0, drawn, SEQALLOC_STEP);
 	ck_assert_uint_le(hot_last, persisted_max(&x, "sh", SECTION(hot)));
 
 	/* Every router of sh restarted: values resume above. */
@@ -1113,7 +1070,7 @@ START_TEST(test_genid)
 		ck_assert_msg(ids[i] != ids[i - 1], "id %" PRIu64 " twice",
 		    ids[i]);
 	/* Clock steps backwards are counted (none here: a real clock). */
-	ck_assert_msg(routers_metric(&x, "sh",
+	ck_assert_msg(hx_routers_metric(x.cl, "sh",
 	    "triad_ids_genid_clock_backwards_total") >= 0, "routers do not "
 	    "export triad_ids_genid_clock_backwards_total");
 	free(ids);
