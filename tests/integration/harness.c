@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
@@ -196,6 +197,28 @@ static void kill_leftovers(const char *base)
 	closedir(proc);
 }
 
+/*
+ * A test that failed between mounting a small tmpfs (a full disk) and
+ * unmounting it leaves the mount under base: unmount what is there, so
+ * that the directory can go and no mount outlives the run.
+ */
+static void unmount_leftovers(const char *base)
+{
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char line[1024], dir[512];
+	size_t blen = strlen(base);
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%*s %511s", dir) == 1 &&
+		    strncmp(dir, base, blen) == 0 && dir[blen] == '/' &&
+		    umount2(dir, MNT_DETACH) == 0)
+			fprintf(stderr, "harness: unmounted leftover %s\n",
+			    dir);
+	fclose(f);
+}
+
 void hx_run_end(void)
 {
 	const char *base = getenv(BASE_ENV);
@@ -222,6 +245,7 @@ void hx_run_end(void)
 	}
 	closedir(d);
 	kill_leftovers(base);
+	unmount_leftovers(base);
 	if (getenv("TRIAD_KEEP_TEST_DIR") == NULL)
 		nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
