@@ -79,7 +79,10 @@ struct rrouter {
 	void *sock;               /* NULL until used, and while shielded */
 	uint32_t fails;           /* consecutive failures */
 	uint64_t shield_until;    /* shielded while now < this */
-	unsigned unsent;          /* slots waiting for the socket to connect */
+	/* slots whose attempt is not sent yet, oldest first */
+	struct slot *qhead, *qtail;
+	unsigned unsent;          /* how many */
+	uint32_t batch_max;       /* requests per message it takes (replies) */
 };
 
 /* A range of the seq route table: sections first..last at router. */
@@ -111,6 +114,7 @@ struct slot {
 	int region;               /* region asked */
 	struct rrouter *rt;       /* router of the current attempt */
 	int sent;
+	struct slot *qprev, *qnext; /* in rt's queue while not sent */
 	struct rrouter *avoid;    /* prefer another router than this one */
 	char hint[TRIAD_ENDPOINTLEN]; /* endpoint named by a redirect */
 	int keep_hint;            /* next attempt: the hint, not the table */
@@ -136,7 +140,6 @@ struct rclient {
 	struct rrouter **all;     /* every router, for polling */
 	int nall;
 	zmq_pollitem_t *items;
-	struct rrouter **item_rt;
 	uint64_t timeout_us, attempt_max_us, cooldown_us;
 	struct slot *slots;
 	uint32_t free_idx[MAX_INFLIGHT];
@@ -255,6 +258,34 @@ fail:
 	return -1;
 }
 
+/* The queue of attempts waiting to be sent to a router, in order. */
+static void queue_push(struct rrouter *rt, struct slot *s)
+{
+	s->qnext = NULL;
+	s->qprev = rt->qtail;
+	if (rt->qtail != NULL)
+		rt->qtail->qnext = s;
+	else
+		rt->qhead = s;
+	rt->qtail = s;
+	rt->unsent++;
+}
+
+static void queue_remove(struct rrouter *rt, struct slot *s)
+{
+	if (s->qprev != NULL)
+		s->qprev->qnext = s->qnext;
+	else
+		rt->qhead = s->qnext;
+	if (s->qnext != NULL)
+		s->qnext->qprev = s->qprev;
+	else
+		rt->qtail = s->qprev;
+	s->qprev = s->qnext = NULL;
+	assert(rt->unsent > 0);
+	rt->unsent--;
+}
+
 /* Whether a slot's attempt is on rt. */
 static int slot_on(const struct slot *s, const struct rrouter *rt)
 {
@@ -265,7 +296,7 @@ static int slot_on(const struct slot *s, const struct rrouter *rt)
 static void slot_detach(struct slot *s, uint64_t retry_us)
 {
 	if (s->rt != NULL && !s->sent)
-		s->rt->unsent--;
+		queue_remove(s->rt, s);
 	s->avoid = s->rt;
 	s->rt = NULL;
 	s->state = SLOT_BACKOFF;
@@ -289,7 +320,7 @@ static void router_shield(struct rclient *c, struct rrouter *rt,
 	if (rt->sock != NULL)
 		zmq_close(rt->sock);
 	rt->sock = NULL;
-	rt->unsent = 0;
+	assert(rt->unsent == 0 && rt->qhead == NULL);
 }
 
 static void router_fail(struct rclient *c, struct rrouter *rt, uint64_t now)
@@ -352,7 +383,7 @@ static void slot_finish(struct rclient *c, struct slot *s)
 	uint32_t idx = (uint32_t)(s - c->slots);
 
 	if (s->rt != NULL && !s->sent)
-		s->rt->unsent--;
+		queue_remove(s->rt, s);
 	s->rt = NULL;
 	s->state = SLOT_DONE;
 	if (idx != SYNC_SLOT) {
@@ -390,17 +421,6 @@ static void slot_expire(struct rclient *c, struct slot *s)
 	slot_fail(c, s, RPC_UNAVAILABLE, "no answer from the routers of "
 	    "region %s within %llu ms", c->regions[s->region].tr->name,
 	    (unsigned long long)(c->timeout_us / 1000));
-}
-
-static void try_send(struct slot *s)
-{
-	if (zmq_send(s->rt->sock, s->frame.data, s->frame.len,
-	    ZMQ_DONTWAIT) == (int)s->frame.len) {
-		s->sent = 1;
-		return;
-	}
-	/* Not connected yet (ZMQ_IMMEDIATE): wait for POLLOUT. */
-	s->rt->unsent++;
 }
 
 /*
@@ -513,7 +533,8 @@ static void attempt(struct rclient *c, struct slot *s, uint64_t now)
 	s->state = SLOT_WAIT;
 	s->attempt_start_us = now;
 	s->attempt_us = min_u64(now + c->attempt_max_us, s->deadline_us);
-	try_send(s);
+	/* Sent by the next flush(), with what else is queued for rt. */
+	queue_push(rt, s);
 }
 
 static void slot_start(struct rclient *c, struct slot *s)
@@ -644,6 +665,8 @@ static void on_reply(struct rclient *c, struct rrouter *rt, const void *p,
 	}
 	if (rep.status != RPC_UNAVAILABLE)
 		rt->fails = 0;
+	rt->batch_max = rep.batch_max < RPC_BATCH_MAX ? rep.batch_max :
+	    RPC_BATCH_MAX;
 	adopt_routes(c, rt->region, &rep);
 	if (s->req.op == RPC_OP_BLOCKS && rep.status == RPC_OK)
 		apply_blocks(c, &rep);
@@ -687,36 +710,76 @@ static int recv_router(struct rclient *c, struct rrouter *rt)
 				rc = -1;
 			break;
 		}
-		if (zmq_msg_more(&msg)) {
-			/* One frame per reply: drop a multipart message. */
-			log_warnx("multipart reply from router %s dropped",
-			    rt->tn->name);
-			while (zmq_msg_more(&msg) &&
-			    zmq_msg_recv(&msg, rt->sock, ZMQ_DONTWAIT) != -1)
-				;
-			continue;
+		/* A multipart message is a batch of replies, one a frame;
+		 * a reply may shield rt and close its socket. */
+		for (;;) {
+			int more = zmq_msg_more(&msg);
+
+			on_reply(c, rt, zmq_msg_data(&msg), zmq_msg_size(&msg),
+			    clock_mono_us());
+			if (!more)
+				break;
+			if (rt->sock == NULL) {
+				log_warnx("rest of a batch of replies from "
+				    "router %s dropped: it is shielded",
+				    rt->tn->name);
+				break;
+			}
+			if (zmq_msg_recv(&msg, rt->sock, ZMQ_DONTWAIT) == -1) {
+				rc = -1;
+				break;
+			}
 		}
-		on_reply(c, rt, zmq_msg_data(&msg), zmq_msg_size(&msg),
-		    clock_mono_us());
+		if (rc == -1)
+			break;
 	}
 	zmq_msg_close(&msg);
 	return rc;
 }
 
-/* The socket of rt connected: send what waited for it. */
-static void send_waiting(struct rclient *c, struct rrouter *rt)
+/*
+ * Send what is queued for rt, oldest first: up to its batch_max requests
+ * (and max_message bytes) per message, one when it announced none.  What
+ * the socket does not take yet (not connected: ZMQ_IMMEDIATE) stays
+ * queued until POLLOUT.
+ */
+static void send_queued(struct rclient *c, struct rrouter *rt)
 {
-	for (int i = 0; i < NSLOTS && rt->unsent > 0; i++) {
-		struct slot *s = &c->slots[i];
+	while (rt->qhead != NULL && rt->sock != NULL) {
+		uint32_t max = rt->batch_max > 1 ? rt->batch_max : 1, n = 0;
+		size_t bytes = 0;
+		struct slot *s, *next;
 
-		if (!slot_on(s, rt) || s->sent)
-			continue;
-		if (zmq_send(rt->sock, s->frame.data, s->frame.len,
-		    ZMQ_DONTWAIT) != (int)s->frame.len)
-			break;
-		s->sent = 1;
-		rt->unsent--;
+		for (s = rt->qhead; s != NULL && n < max; s = s->qnext) {
+			if (n > 0 && bytes + s->frame.len >
+			    c->limits.max_message)
+				break;
+			bytes += s->frame.len;
+			n++;
+		}
+		/*
+		 * Once its first part is taken, ZeroMQ takes a message's
+		 * other parts: only the first can find the socket not ready.
+		 */
+		for (s = rt->qhead; n > 0; s = next, n--) {
+			int first = s == rt->qhead, more = n > 1 ? ZMQ_SNDMORE : 0;
+
+			next = s->qnext;
+			if (zmq_send(rt->sock, s->frame.data, s->frame.len,
+			    ZMQ_DONTWAIT | more) != (int)s->frame.len && first)
+				return;
+			queue_remove(rt, s);
+			s->sent = 1;
+		}
 	}
+}
+
+/* Send what is queued for every router. */
+static void flush(struct rclient *c)
+{
+	for (int k = 0; k < c->nall; k++)
+		if (c->all[k]->unsent > 0)
+			send_queued(c, c->all[k]);
 }
 
 /* Engine ----------------------------------------------------------------- */
@@ -759,52 +822,80 @@ static int goal_met(const struct rclient *c, enum goal goal)
 	return c->ndone > 0;
 }
 
-/*
- * One round: wait for replies or a connection until the next timer (or
- * until), handle them, run the timers.  Returns at once when the goal is
- * met.  0, or -1 when polling failed.
- */
-static int step(struct rclient *c, uint64_t until, enum goal goal)
+/* Put c's open sockets in items (room for c->nall); how many. */
+static int fill_items(struct rclient *c, zmq_pollitem_t *items)
 {
-	uint64_t now = clock_mono_us(), wake;
-	long ms;
-	int n = 0, ready;
+	int n = 0;
 
-	wake = min_u64(timers(c, now), until);
-	if (goal_met(c, goal))
-		return 0;
-	now = clock_mono_us();
-	ms = wake > now ? (long)min_u64((wake - now + 999) / 1000, 60000) : 0;
 	for (int k = 0; k < c->nall; k++) {
 		struct rrouter *rt = c->all[k];
 
 		if (rt->sock == NULL)
 			continue;
-		c->items[n].socket = rt->sock;
-		c->items[n].fd = 0;
-		c->items[n].events = ZMQ_POLLIN |
-		    (rt->unsent > 0 ? ZMQ_POLLOUT : 0);
-		c->items[n].revents = 0;
-		c->item_rt[n] = rt;
+		items[n] = (zmq_pollitem_t){
+			.socket = rt->sock,
+			.events = ZMQ_POLLIN |
+			    (rt->unsent > 0 ? ZMQ_POLLOUT : 0),
+		};
 		n++;
 	}
-	ready = zmq_poll(n > 0 ? c->items : NULL, n, ms);
-	if (ready == -1 && errno != EINTR)
-		return -1;
-	for (int k = 0; k < n && ready > 0; k++) {
-		struct rrouter *rt = c->item_rt[k];
+	return n;
+}
 
-		/* An earlier reply may have shielded rt and closed it. */
-		if (rt->sock != c->items[k].socket)
+/* Take what polled items report: replies, sockets that connected. */
+static int take_items(struct rclient *c, const zmq_pollitem_t *items, int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct rrouter *rt = NULL;
+
+		if (items[k].revents == 0)
 			continue;
-		if ((c->items[k].revents & ZMQ_POLLIN) &&
+		/* An earlier reply may have shielded it and closed it. */
+		for (int j = 0; j < c->nall && rt == NULL; j++)
+			if (c->all[j]->sock == items[k].socket)
+				rt = c->all[j];
+		if (rt == NULL)
+			continue;
+		if ((items[k].revents & ZMQ_POLLIN) &&
 		    recv_router(c, rt) == -1)
 			return -1;
-		if ((c->items[k].revents & ZMQ_POLLOUT) &&
-		    rt->sock == c->items[k].socket)
-			send_waiting(c, rt);
+		if ((items[k].revents & ZMQ_POLLOUT) && rt->sock != NULL)
+			send_queued(c, rt);
 	}
+	return 0;
+}
+
+/* Milliseconds from now until wake, for zmq_poll(). */
+static long wait_ms(uint64_t wake, uint64_t now)
+{
+	return wake > now ? (long)min_u64((wake - now + 999) / 1000, 60000) :
+	    0;
+}
+
+/*
+ * One round: send what is queued, wait for replies or a connection until
+ * the next timer (or until), handle them, run the timers.  Returns at once
+ * when the goal is met.  0, or -1 when polling failed.
+ */
+static int step(struct rclient *c, uint64_t until, enum goal goal)
+{
+	uint64_t wake;
+	int n, ready;
+
+	wake = min_u64(timers(c, clock_mono_us()), until);
+	if (goal_met(c, goal))
+		return 0;
+	flush(c);
+	n = fill_items(c, c->items);
+	ready = zmq_poll(n > 0 ? c->items : NULL, n,
+	    wait_ms(wake, clock_mono_us()));
+	if (ready == -1 && errno != EINTR)
+		return -1;
+	if (ready > 0 && take_items(c, c->items, n) == -1)
+		return -1;
 	timers(c, clock_mono_us());
+	/* Redirects and retries go out now, not at the next call. */
+	flush(c);
 	return 0;
 }
 
@@ -892,10 +983,8 @@ rclient_t *rclient_new(void *zctx, const struct topo *t, const char *region,
 	}
 	c->all = calloc((size_t)nall, sizeof(*c->all));
 	c->items = calloc((size_t)nall, sizeof(*c->items));
-	c->item_rt = calloc((size_t)nall, sizeof(*c->item_rt));
 	c->slots = calloc(NSLOTS, sizeof(*c->slots));
-	if (c->all == NULL || c->items == NULL || c->item_rt == NULL ||
-	    c->slots == NULL)
+	if (c->all == NULL || c->items == NULL || c->slots == NULL)
 		goto nomem;
 	for (int g = 0; g < c->nregions; g++)
 		for (int i = 0; i < c->regions[g].nrouters; i++)
@@ -940,7 +1029,6 @@ void rclient_destroy(rclient_t **cp)
 		free(c->regions[g].routes);
 	}
 	free(c->slots);
-	free(c->item_rt);
 	free(c->items);
 	free(c->all);
 	free(c);
@@ -1225,6 +1313,7 @@ int rclient_poll(rclient_t *c, int timeout_ms)
 
 	end = timeout_ms < 0 ? UINT64_MAX :
 	    clock_mono_us() + (uint64_t)timeout_ms * 1000;
+	flush(c);
 	n = deliver(c);
 	while (n == 0 && rclient_pending(c) > 0) {
 		if (step(c, end, GOAL_ASYNC) == -1)
@@ -1234,6 +1323,42 @@ int rclient_poll(rclient_t *c, int timeout_ms)
 			break;
 	}
 	return n;
+}
+
+int rclient_pollset(rclient_t *c, zmq_pollitem_t *items, int max,
+    int *timeout_ms)
+{
+	uint64_t now = clock_mono_us(), wake;
+	long ms;
+
+	assert(items != NULL && timeout_ms != NULL);
+	if (max < c->nall) {
+		errno = ENOSPC;
+		return -1;
+	}
+	wake = timers(c, now);
+	if (c->ndone > 0)
+		wake = now;	/* results wait for rclient_dispatch() */
+	flush(c);
+	ms = wait_ms(wake, now);
+	if (wake != UINT64_MAX && (*timeout_ms < 0 || ms < *timeout_ms))
+		*timeout_ms = (int)ms;
+	return fill_items(c, items);
+}
+
+int rclient_pollset_size(const rclient_t *c)
+{
+	return c->nall;
+}
+
+int rclient_dispatch(rclient_t *c, const zmq_pollitem_t *items, int n)
+{
+	assert(n == 0 || items != NULL);
+	if (take_items(c, items, n) == -1)
+		return -1;
+	timers(c, clock_mono_us());
+	flush(c);
+	return deliver(c);
 }
 
 unsigned rclient_pending(const rclient_t *c)

@@ -16,15 +16,24 @@
  * BLOCKS request, at most once a second) and skips the routers it blocks,
  * by campus or by name.
  *
- * Synchronous and single-threaded: each call waits for its answer (or the
- * timeout) on the caller's thread.  Results that carry records copy them
- * into memory the caller frees with rclient_result_free().
+ * Single-threaded: a client belongs to one thread.  A synchronous call
+ * waits for its answer (or the timeout) on the caller's thread; the async
+ * calls (rclient_put_async(), rclient_seq_async()) return at once and
+ * their requests leave at the next rclient_poll(), rclient_pollset() or
+ * synchronous call.  Every request then waiting for one router leaves in
+ * ONE message (up to the router's batch_max, RPC_BATCH_MAX, requests and
+ * limits.max_message bytes; router/proto/triad.proto), in the order they
+ * were made, and the router answers them together: many requests cost
+ * one round of wake-ups instead of one each.  Results that carry records
+ * copy them into memory the caller frees with rclient_result_free().
  */
 #ifndef TRIAD_RCLIENT_H
 #define TRIAD_RCLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <zmq.h>
 
 #include "rpc.h"
 #include "topo.h"
@@ -100,6 +109,26 @@ int rclient_put_async(rclient_t *c, const char *ns, uint64_t uid,
  * (timeout_ms < 0: no time limit).  Results delivered, or -1.
  */
 int rclient_poll(rclient_t *c, int timeout_ms);
+/*
+ * Driving clients from the application's own loop (one thread may so keep
+ * many clients, each with its own sockets, busy at once):
+ *
+ *     int tmo = -1, n = rclient_pollset(c, items, max, &tmo);
+ *     zmq_poll(items, n, tmo);             (with the loop's other items)
+ *     rclient_dispatch(c, items, n);       (runs the callbacks)
+ *
+ * rclient_pollset() sends what is queued, puts the client's sockets in
+ * items[0..n) and lowers *timeout_ms (-1: none yet) to when the client
+ * must be dispatched even if nothing arrives (0 when results are waiting).
+ * -1 with errno ENOSPC when max < rclient_pollset_size().
+ * rclient_dispatch() takes what those items' revents report, runs the
+ * timers and hands finished results to their callbacks: how many, or -1.
+ */
+int rclient_pollset(rclient_t *c, zmq_pollitem_t *items, int max,
+    int *timeout_ms);
+int rclient_pollset_size(const rclient_t *c);
+int rclient_dispatch(rclient_t *c, const zmq_pollitem_t *items, int n);
+
 /* Async requests whose callback has not run yet. */
 unsigned rclient_pending(const rclient_t *c);
 

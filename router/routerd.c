@@ -35,7 +35,11 @@
  *
  * Requests are protobuf messages (router/proto/triad.proto, rpc.h), one
  * ZeroMQ frame each, on one ROUTER socket; replies carry the request's
- * req_id and may come in any order.  Metrics are served over HTTP for
+ * req_id and may come in any order.  A client may send up to
+ * RPC_BATCH_MAX requests as one multipart message (every reply announces
+ * the limit); the replies the router can give at once go back as one
+ * message too, because on a loaded machine the cost of a request is the
+ * wake-ups of the threads it passes, not the work it asks for.  Metrics are served over HTTP for
  * Prometheus (httpd.h) and as a STAT request.
  *
  * Lifecycle.  Load the topology, find our router, connect to the region's
@@ -176,6 +180,7 @@ struct waiter {
 struct router_metrics {
 	struct metric *req[NOPS], *err[NOPS], *redirects[NOPS];
 	struct metric *bad_requests, *conflicts, *retries;
+	struct metric *batches, *batched;
 	struct metric *commit_lat, *rounds, *round_failures;
 	struct metric *batch_rows[TRIAD_ARRAY_LEN(batch_bounds) + 1];
 	struct metric *batch_rows_sum, *batch_rows_count;
@@ -201,6 +206,14 @@ struct router {
 	struct rpc_limits limits;
 	struct rpc_arena arena;     /* the round's decoded requests */
 	struct buf tx;              /* an encoded reply */
+	/*
+	 * The replies to the batch being taken (a message of several
+	 * requests), sent together as one message when it is done.
+	 */
+	const struct client *bc;    /* the batch's client, NULL: none */
+	struct buf btx;             /* its replies, back to back */
+	size_t blen[RPC_BATCH_MAX]; /* the length of each */
+	size_t nb;
 	/* the round's writes */
 	struct pending *pend;
 	struct store_write *writes;
@@ -289,6 +302,10 @@ static int register_metrics(struct router *rt)
 	}
 	REG(rm->bad_requests, counter, "triad_router_bad_requests_total",
 	    "Malformed or oversized requests refused.", NULL);
+	REG(rm->batches, counter, "triad_router_batches_total",
+	    "Messages of more than one request taken.", NULL);
+	REG(rm->batched, counter, "triad_router_batched_requests_total",
+	    "Requests that came in such messages.", NULL);
 	REG(rm->conflicts, counter, "triad_router_conflicts_total",
 	    "Test-and-set writes refused for a version mismatch.", NULL);
 	REG(rm->retries, counter, "triad_router_retries_total",
@@ -377,19 +394,65 @@ static void refresh_gauges(struct router *rt)
 
 /* Replies --------------------------------------------------------------- */
 
-/* Send one reply.  A vanished client is not an error. */
+/* Send the batch's replies as one message.  A vanished client is not an
+ * error. */
+static void batch_flush(struct router *rt)
+{
+	const uint8_t *p = rt->btx.data;
+	int rc;
+
+	if (rt->bc == NULL || rt->nb == 0)
+		return;
+	rc = zmq_send(rt->sock, rt->bc->id, rt->bc->idlen,
+	    ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	for (size_t i = 0; i < rt->nb && rc != -1; i++) {
+		rc = zmq_send(rt->sock, p, rt->blen[i], ZMQ_DONTWAIT |
+		    (i + 1 < rt->nb ? ZMQ_SNDMORE : 0));
+		p += rt->blen[i];
+	}
+	if (rc == -1)
+		log_debug("could not reply to a client: %s",
+		    zmq_strerror(errno));
+	buf_reset(&rt->btx);
+	rt->nb = 0;
+}
+
+/* Whether c is the client of the batch being taken. */
+static int in_batch(const struct router *rt, const struct client *c)
+{
+	return rt->bc != NULL && (c == rt->bc || (c->idlen == rt->bc->idlen &&
+	    memcmp(c->id, rt->bc->id, c->idlen) == 0));
+}
+
+/*
+ * Send one reply, or keep it for its batch's message.  A vanished client
+ * is not an error.
+ */
 static void send_reply(struct router *rt, const struct client *c,
     const struct rpc_reply *r)
 {
 	struct rpc_reply with = *r;
 
-	/* Every reply says which block list we hold (rclient.h). */
+	/* Every reply says which block list we hold (rclient.h), and how
+	 * many requests we take in one message. */
 	with.blocks_version = rt->blocks != NULL ?
 	    blockset_version(rt->blocks) : 0;
+	with.batch_max = RPC_BATCH_MAX;
 	r = &with;
 	if (rpc_encode_reply(r, &rt->tx) == -1) {
 		log_warnx("could not encode a reply");
 		return;
+	}
+	if (in_batch(rt, c)) {
+		/* A message stays within max_message when it can. */
+		if (rt->nb == RPC_BATCH_MAX || (rt->nb > 0 && rt->btx.len +
+		    rt->tx.len > rt->limits.max_message))
+			batch_flush(rt);
+		if (buf_append(&rt->btx, rt->tx.data, rt->tx.len) == 0) {
+			rt->blen[rt->nb++] = rt->tx.len;
+			return;
+		}
+		batch_flush(rt); /* out of memory: send this one alone */
 	}
 	if (zmq_send(rt->sock, c->id, c->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
 	    -1 ||
@@ -1134,18 +1197,70 @@ static void refuse(struct router *rt, const struct client *c,
 	reply_status(rt, c, NOPS, RPC_BAD_REQUEST, why);
 }
 
-/*
- * Take one request off the socket.  Returns 1 when one was handled, 0 when
- * none was waiting, -1 on a socket error.
- */
-static int take_request(struct router *rt)
+/* Decode one request frame and answer it, or collect it in the round. */
+static void take_frame(struct router *rt, struct client *c, zmq_msg_t *body)
 {
-	struct client c;
 	struct rpc_request q;
 	char err[TRIAD_ERRLEN];
+
+	c->req_id = 0;
+	memset(&q, 0, sizeof(q));
+	if (rpc_decode_request(zmq_msg_data(body), zmq_msg_size(body),
+	    &rt->limits, &q, &rt->arena, err, sizeof(err)) == -1) {
+		c->req_id = q.req_id;
+		refuse(rt, c, err);
+		return;
+	}
+	c->req_id = q.req_id;
+	switch (q.op) {
+	case RPC_OP_PUT:
+		handle_write(rt, c, &q);
+		break;
+	case RPC_OP_GET:
+		handle_get(rt, c, &q);
+		break;
+	case RPC_OP_SYNC:
+		handle_sync(rt, c, &q);
+		break;
+	case RPC_OP_STAT:
+		handle_stat(rt, c);
+		break;
+	case RPC_OP_SEQ:
+	case RPC_OP_CURSEQ:
+		handle_seq(rt, c, &q);
+		break;
+	case RPC_OP_GENID:
+		handle_genid(rt, c, &q);
+		break;
+	case RPC_OP_CLAIM:
+	case RPC_OP_LOOKUP:
+	case RPC_OP_RELEASE:
+		handle_name(rt, c, &q);
+		break;
+	case RPC_OP_BLOCKS:
+		handle_blocks(rt, c);
+		break;
+	default:
+		refuse(rt, c, "a request needs an operation this router "
+		    "serves");
+		break;
+	}
+}
+
+/*
+ * Take one message off the socket: a routing id, then one request frame,
+ * or a batch of up to RPC_BATCH_MAX (triad.proto), whose immediate
+ * replies leave together.  Frames past the limit are refused one by one.
+ * Returns the number of request frames taken (0 when no message was
+ * waiting), -1 on a socket error.
+ */
+static int take_message(struct router *rt)
+{
+	struct client c;
 	zmq_msg_t body;
-	int idlen, more;
-	size_t moresz = sizeof(more);
+	int idlen, more, n = 0;
+	size_t moresz = sizeof(more), bytes = 0;
+	char why[TRIAD_ERRLEN];
 
 	idlen = zmq_recv(rt->sock, c.id, sizeof(c.id), ZMQ_DONTWAIT);
 	if (idlen == -1)
@@ -1156,70 +1271,45 @@ static int take_request(struct router *rt)
 		return 1;
 	}
 	c.idlen = (size_t)idlen;
-	c.req_id = 0;
-	zmq_msg_init(&body);
-	if (zmq_msg_recv(&body, rt->sock, 0) == -1) {
-		zmq_msg_close(&body);
-		return -1;
-	}
-	if (zmq_msg_more(&body)) {
-		zmq_msg_t extra;
-		int again = 1;
-
-		while (again) {
-			zmq_msg_init(&extra);
-			again = zmq_msg_recv(&extra, rt->sock, 0) != -1 &&
-			    zmq_msg_more(&extra);
-			zmq_msg_close(&extra);
+	do {
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&body, rt->sock, 0) == -1) {
+			zmq_msg_close(&body);
+			rt->bc = NULL;
+			return -1;
 		}
-		refuse(rt, &c, "a request is exactly one frame");
+		more = zmq_msg_more(&body);
+		if (n == 0 && more) {
+			/* A batch: its replies wait for its end. */
+			rt->bc = &c;
+			metric_add(rt->m.batches, 1);
+		}
+		bytes += zmq_msg_size(&body);
+		if (n == RPC_BATCH_MAX || (n > 0 &&
+		    bytes > rt->limits.max_message)) {
+			struct rpc_request q;
+
+			/* Named by its req_id, when it has one. */
+			memset(&q, 0, sizeof(q));
+			(void)rpc_decode_request(zmq_msg_data(&body),
+			    zmq_msg_size(&body), &rt->limits, &q, &rt->arena,
+			    why, sizeof(why));
+			c.req_id = q.req_id;
+			snprintf(why, sizeof(why), "a message carries at most "
+			    "%d requests and %u bytes", RPC_BATCH_MAX,
+			    rt->limits.max_message);
+			refuse(rt, &c, why);
+		} else {
+			take_frame(rt, &c, &body);
+			n++;
+		}
 		zmq_msg_close(&body);
-		return 1;
-	}
-	memset(&q, 0, sizeof(q));
-	if (rpc_decode_request(zmq_msg_data(&body), zmq_msg_size(&body),
-	    &rt->limits, &q, &rt->arena, err, sizeof(err)) == -1) {
-		c.req_id = q.req_id;
-		refuse(rt, &c, err);
-		zmq_msg_close(&body);
-		return 1;
-	}
-	zmq_msg_close(&body);
-	c.req_id = q.req_id;
-	switch (q.op) {
-	case RPC_OP_PUT:
-		handle_write(rt, &c, &q);
-		break;
-	case RPC_OP_GET:
-		handle_get(rt, &c, &q);
-		break;
-	case RPC_OP_SYNC:
-		handle_sync(rt, &c, &q);
-		break;
-	case RPC_OP_STAT:
-		handle_stat(rt, &c);
-		break;
-	case RPC_OP_SEQ:
-	case RPC_OP_CURSEQ:
-		handle_seq(rt, &c, &q);
-		break;
-	case RPC_OP_GENID:
-		handle_genid(rt, &c, &q);
-		break;
-	case RPC_OP_CLAIM:
-	case RPC_OP_LOOKUP:
-	case RPC_OP_RELEASE:
-		handle_name(rt, &c, &q);
-		break;
-	case RPC_OP_BLOCKS:
-		handle_blocks(rt, &c);
-		break;
-	default:
-		refuse(rt, &c, "a request needs an operation this router "
-		    "serves");
-		break;
-	}
-	return 1;
+	} while (more);
+	if (rt->bc != NULL)
+		metric_add(rt->m.batched, (uint64_t)n);
+	batch_flush(rt);
+	rt->bc = NULL;
+	return n;
 }
 
 /* The round's commit ------------------------------------------------------ */
@@ -1485,8 +1575,9 @@ static int run(struct router *rt)
 		if (nitems == 2)
 			while (curve_zap_handle(rt->zap) == 0)
 				;
-		for (size_t i = 0; i < MAX_ROUND && !stop_requested; i++) {
-			rc = take_request(rt);
+		for (size_t i = 0; i < MAX_ROUND && !stop_requested;
+		    i += (size_t)rc) {
+			rc = take_message(rt);
 			if (rc == -1) {
 				log_warnx("receive failed: %s",
 				    zmq_strerror(errno));
@@ -1589,8 +1680,10 @@ static int setup(struct router *rt, char *err)
 	int64_t maxmsg = 2 * (int64_t)t->limits.max_message_bytes;
 
 	rpc_limits_from_topo(&rt->limits, t);
-	rt->pend = calloc(MAX_ROUND, sizeof(*rt->pend));
-	rt->writes = calloc(MAX_ROUND, sizeof(*rt->writes));
+	/* A round ends after MAX_ROUND requests, or within the batch that
+	 * passes it. */
+	rt->pend = calloc(MAX_ROUND + RPC_BATCH_MAX, sizeof(*rt->pend));
+	rt->writes = calloc(MAX_ROUND + RPC_BATCH_MAX, sizeof(*rt->writes));
 	rt->metrics = metrics_new();
 	if (rt->pend == NULL || rt->writes == NULL || rt->metrics == NULL ||
 	    register_metrics(rt) == -1) {
@@ -1665,6 +1758,7 @@ static void teardown(struct router *rt)
 	metrics_destroy(&rt->metrics);
 	rpc_arena_free(&rt->arena);
 	buf_free(&rt->tx);
+	buf_free(&rt->btx);
 	free(rt->pend);
 	free(rt->writes);
 	free(rt->waiters);

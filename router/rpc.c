@@ -550,6 +550,7 @@ int rpc_encode_reply(const struct rpc_reply *r, struct buf *out)
 	m.router = pbstr(r->router);
 	m.epoch = r->epoch;
 	m.blocks_version = r->blocks_version;
+	m.batch_max = r->batch_max;
 	if (r->has_routes) {
 		routes.version = r->route_version;
 		routes.section_size = r->section_size;
@@ -905,6 +906,7 @@ static int decode_id_fields(const struct dctx *d, struct rpc_reply *out,
 	out->router = str_or_empty(m->router);
 	out->epoch = m->epoch;
 	out->blocks_version = m->blocks_version;
+	out->batch_max = m->batch_max;
 	if (m->routes != NULL) {
 		const Triad__RouteTable *t = m->routes;
 		struct rpc_route *rr = NULL;

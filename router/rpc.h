@@ -43,6 +43,11 @@ enum rpc_op {
 /* Most values one SEQ or GENID request may ask for. */
 #define RPC_SEQ_MAX 10000
 #define RPC_GENID_MAX 10000
+/*
+ * Most requests one message may carry (a batch, triad.proto's transport
+ * note); routers announce it in every reply (batch_max).
+ */
+#define RPC_BATCH_MAX 256
 /* Most route ranges and block entries one reply may carry. */
 #define RPC_ROUTES_MAX 256
 #define RPC_BLOCKS_MAX 1024
@@ -180,6 +185,7 @@ struct rpc_reply {
 	const struct rpc_route *routes;
 	size_t nroutes;
 	uint64_t blocks_version;    /* every reply */
+	uint32_t batch_max;         /* every reply: requests per message */
 	const struct rpc_block *blocks; /* BLOCKS */
 	size_t nblocks;
 };

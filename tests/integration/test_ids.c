@@ -26,6 +26,12 @@
  *             million ids with a clock forced backwards is
  *             tests/unit/check_genid.c's test_million_backwards)
  *   ctl       triadctl seq/curseq/claim/lookup/release/genid
+ *   batch     SEQ drawn asynchronously travels in batches (many requests
+ *             per message, triad.proto) to real routers, across sections
+ *             and a redirect to the other region: every value above the
+ *             uid's last, CURSEQ agreeing; a message of one request too
+ *             many gets the extra one refused by name (counted, nothing
+ *             drawn for its uid) and the others answered
  *
  * No sleeps-and-hope: every wait is for a condition, with a deadline.
  */
@@ -1078,6 +1084,154 @@ START_TEST(test_genid)
 }
 END_TEST
 
+/* ---- batches ------------------------------------------------------------ */
+
+struct batch_draw {
+	uint64_t uid;
+	uint64_t before;          /* the uid's value before the batch */
+	struct rclient_result r;  /* what the async SEQ gave */
+	int done;
+};
+
+static void on_batch_seq(void *arg, const struct rclient_result *r)
+{
+	struct batch_draw *d = arg;
+
+	d->r = *r;
+	/* r is the callback's only: keep what is read later by value. */
+	memset(&d->r.arena, 0, sizeof(d->r.arena));
+	d->r.error[sizeof(d->r.error) - 1] = '\0';
+	d->done++;
+}
+
+/* Send frames[0..n) to endpoint as ONE message; collect n replies. */
+static void raw_batch(const char *endpoint, const struct buf *frames, int n,
+    struct rpc_reply *out, struct rpc_arena *a)
+{
+	void *zctx = zmq_ctx_new(), *sock;
+	uint64_t end = clock_mono_ms() + 10000;
+	struct rpc_limits lim;
+	int got = 0, zero = 0;
+
+	ck_assert_ptr_nonnull(zctx);
+	sock = zmq_socket(zctx, ZMQ_DEALER);
+	ck_assert_ptr_nonnull(sock);
+	ck_assert_int_eq(zmq_setsockopt(sock, ZMQ_LINGER, &zero,
+	    sizeof(zero)), 0);
+	ck_assert_int_eq(zmq_connect(sock, endpoint), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(zmq_send(sock, frames[i].data, frames[i].len,
+		    i + 1 < n ? ZMQ_SNDMORE : 0), (int)frames[i].len);
+	memset(&lim, 0, sizeof(lim));
+	lim.max_ns = 64;
+	lim.max_key = 1024;
+	lim.max_value = 1 << 20;
+	lim.max_records = 10000;
+	lim.max_message = 16 << 20;
+	while (got < n && clock_mono_ms() < end) {
+		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+		char err[TRIAD_ERRLEN];
+		zmq_msg_t m;
+
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		zmq_msg_init(&m);
+		ck_assert_int_ge(zmq_msg_recv(&m, sock, 0), 0);
+		ck_assert_msg(rpc_decode_reply(zmq_msg_data(&m),
+		    zmq_msg_size(&m), &lim, &out[got], a, err,
+		    sizeof(err)) == 0, "reply %d: %s", got, err);
+		got++;
+		zmq_msg_close(&m);
+	}
+	ck_assert_int_eq(got, n);
+	zmq_close(sock);
+	zmq_ctx_term(zctx);
+}
+
+START_TEST(test_seq_batch)
+{
+	/* sh sections 3 and 4, and hk uids (a redirect from sh) */
+	enum { NPER = 60, NDRAWS = 3 * NPER, NRAW = RPC_BATCH_MAX + 1 };
+	static struct batch_draw d[NDRAWS];
+	static struct buf frames[NRAW];
+	static struct rpc_reply rep[NRAW];
+	const struct topo_region *sh;
+	struct rpc_arena a = { NULL };
+	double batches0, bad0;
+	uint64_t end, raw_base = 3 * SEQALLOC_SECTION_SIZE + 50000;
+	int bad = 0, answered = 0;
+	struct tx x;
+
+	tx_begin(&x);
+	sh = topo_region(x.t, "sh");
+	for (int i = 0; i < NDRAWS; i++) {
+		uint64_t k = (uint64_t)(i / 3);
+
+		d[i].uid = i % 3 == 0 ? 3 * SEQALLOC_SECTION_SIZE + k :
+		    i % 3 == 1 ? 4 * SEQALLOC_SECTION_SIZE + k :
+		    HK_BASE + 200000 + k;
+		/* One sync draw first: the value the batch must pass. */
+		d[i].before = seq_ok(x.sh, d[i].uid, 1, NULL);
+	}
+	batches0 = hx_routers_metric(x.cl, "sh", "triad_router_batches_total");
+	ck_assert_msg(batches0 >= 0, "routers do not export "
+	    "triad_router_batches_total");
+	for (int i = 0; i < NDRAWS; i++)
+		ck_assert_int_eq(rclient_seq_async(x.sh, d[i].uid, 1,
+		    on_batch_seq, &d[i]), 0);
+	end = clock_mono_ms() + CALL_TIMEOUT_MS;
+	while (rclient_pending(x.sh) > 0 && clock_mono_ms() < end)
+		ck_assert_int_ge(rclient_poll(x.sh, 100), 0);
+	ck_assert_uint_eq(rclient_pending(x.sh), 0);
+	for (int i = 0; i < NDRAWS; i++) {
+		ck_assert_int_eq(d[i].done, 1);
+		ck_assert_msg(d[i].r.status == RPC_OK, "uid %" PRIu64 ": %s %s",
+		    d[i].uid, rpc_status_name(d[i].r.status), d[i].r.error);
+		ck_assert_uint_gt(d[i].r.seq, d[i].before);
+		ck_assert_uint_eq(curseq_ok(x.sh, d[i].uid), d[i].r.seq);
+	}
+	ck_assert_msg(hx_routers_metric(x.cl, "sh",
+	    "triad_router_batches_total") > batches0, "no batch reached the "
+	    "routers of sh");
+
+	/* One request too many in one message, straight to a router. */
+	bad0 = hx_cluster_metric(x.cl, sh->routers[0].name,
+	    "triad_router_bad_requests_total");
+	for (int i = 0; i < NRAW; i++) {
+		struct rpc_request q = { .req_id = (uint64_t)i + 1,
+			.op = RPC_OP_SEQ, .uid = raw_base + (uint64_t)i, .n = 1 };
+
+		ck_assert_int_eq(rpc_encode_request(&q, &frames[i]), 0);
+	}
+	raw_batch(sh->routers[0].endpoint, frames, NRAW, rep, &a);
+	for (int i = 0; i < NRAW; i++) {
+		if (rep[i].status == RPC_BAD_REQUEST) {
+			bad++;
+			ck_assert_uint_eq(rep[i].req_id, NRAW);
+			ck_assert_msg(strstr(rep[i].error, "at most 256 requests")
+			    != NULL, "refusal says: %s", rep[i].error);
+		} else {
+			ck_assert_msg(rep[i].status == RPC_OK ||
+			    rep[i].status == RPC_REDIRECT || rep[i].status ==
+			    RPC_RETRY, "req %" PRIu64 ": %s %s", rep[i].req_id,
+			    rpc_status_name(rep[i].status), rep[i].error);
+			answered++;
+		}
+		ck_assert_uint_eq(rep[i].batch_max, RPC_BATCH_MAX);
+	}
+	ck_assert_int_eq(bad, 1);
+	ck_assert_int_eq(answered, RPC_BATCH_MAX);
+	ck_assert_double_ge(hx_cluster_metric(x.cl, sh->routers[0].name,
+	    "triad_router_bad_requests_total"), bad0 + 1);
+	/* The refused request drew nothing. */
+	ck_assert_uint_eq(curseq_ok(x.sh, raw_base + RPC_BATCH_MAX), 0);
+	for (int i = 0; i < NRAW; i++)
+		buf_free(&frames[i]);
+	rpc_arena_free(&a);
+	tx_end(&x);
+}
+END_TEST
+
 /* ---- triadctl ----------------------------------------------------------- */
 
 /* Run triadctl with args; its exit status, stdout+stderr into out. */
@@ -1173,6 +1327,7 @@ int main(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_genid);
 	tcase_add_test(tc, test_ctl);
+	tcase_add_test(tc, test_seq_batch);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	hx_run_begin();

@@ -14,6 +14,7 @@
  * replies, blocked campuses, and the pipelined API.
  */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -807,6 +808,12 @@ struct fake {
 	atomic_int stop;
 	atomic_int requests;    /* requests read */
 	uint64_t version;
+	/* batches (triad.proto): taken and answered only when batch is set */
+	int batch;              /* announce RPC_BATCH_MAX, answer together */
+	atomic_int messages;    /* messages read */
+	atomic_int max_parts;   /* most requests in one message */
+	atomic_int disorder;    /* PUTs of "key-N" not in increasing N */
+	int last_key;
 };
 
 static const struct rpc_limits fake_lim = {
@@ -883,79 +890,120 @@ static void fake_answer(struct fake *f, const struct rpc_request *rq,
 	}
 }
 
-static void fake_send(void *sock, const zmq_msg_t *id, const struct buf *b)
+/* Answer one request frame into out[*nout] (a stale answer first). */
+static void fake_frame(struct fake *f, zmq_msg_t *body, struct buf *out,
+    int *nout)
 {
-	zmq_send(sock, zmq_msg_data((zmq_msg_t *)id),
-	    zmq_msg_size((zmq_msg_t *)id), ZMQ_SNDMORE);
-	zmq_send(sock, b->data, b->len, 0);
+	struct rpc_arena a = { NULL };
+	struct rpc_record recs[3];
+	struct rpc_request rq;
+	struct rpc_reply rp;
+	char err[TRIAD_ERRLEN];
+	int n = atomic_fetch_add(&f->requests, 1) + 1, k;
+
+	if (f->mode == FAKE_SILENT)
+		return;
+	if (rpc_decode_request(zmq_msg_data(body), zmq_msg_size(body),
+	    &fake_lim, &rq, &a, err, sizeof(err)) == -1) {
+		memset(&rp, 0, sizeof(rp));
+		rp.req_id = rq.req_id;
+		rp.status = RPC_BAD_REQUEST;
+		rp.error = err;
+	} else {
+		if (rq.op == RPC_OP_PUT && sscanf(rq.key, "key-%d", &k) == 1) {
+			if (k <= f->last_key)
+				atomic_fetch_add(&f->disorder, 1);
+			f->last_key = k;
+		}
+		fake_answer(f, &rq, n, &rp, recs);
+	}
+	rp.batch_max = f->batch ? RPC_BATCH_MAX : 0;
+	if (f->mode == FAKE_STALE) {
+		struct rpc_reply stale = rp;
+
+		stale.req_id = rp.req_id + (1000u << 9);
+		stale.status = RPC_ERROR;
+		stale.error = "stale";
+		if (rpc_encode_reply(&stale, &out[*nout]) == 0)
+			(*nout)++;
+	}
+	if (rpc_encode_reply(&rp, &out[*nout]) == 0)
+		(*nout)++;
+	rpc_arena_free(&a);
+}
+
+/*
+ * Answer out[0..n) to id: one message each, or, for a batching fake, all
+ * in one message, last first (replies may come in any order).
+ */
+static void fake_send(struct fake *f, void *sock, zmq_msg_t *id,
+    const struct buf *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct buf *b = f->batch ? &out[n - 1 - i] : &out[i];
+		int more = f->batch && i + 1 < n ? ZMQ_SNDMORE : 0;
+
+		if (!f->batch || i == 0)
+			zmq_send(sock, zmq_msg_data(id), zmq_msg_size(id),
+			    ZMQ_SNDMORE);
+		zmq_send(sock, b->data, b->len, more);
+	}
 }
 
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
-	struct rpc_record recs[3];
-	struct rpc_request rq;
-	struct rpc_reply rp;
-	struct buf b = { 0 };
-	char err[TRIAD_ERRLEN];
+	/* room for a batch's answers, each after a stale one */
+	const size_t nbufs = 2 * (RPC_BATCH_MAX + 1);
+	struct buf *out = calloc(nbufs, sizeof(*out));
 	size_t eplen = sizeof(f->endpoint);
 	void *ctx, *sock;
 	int zero = 0;
 
 	ctx = zmq_ctx_new();
 	sock = ctx != NULL ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
-	if (sock == NULL ||
+	if (out == NULL || sock == NULL ||
 	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
 	    zmq_bind(sock, "tcp://127.0.0.1:*") == -1 ||
 	    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, f->endpoint, &eplen) ==
 	    -1) {
 		atomic_store(&f->ready, -1);
+		free(out);
 		return NULL;
 	}
 	atomic_store(&f->ready, 1);
 	while (!atomic_load(&f->stop)) {
 		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
-		struct rpc_arena a = { NULL };
 		zmq_msg_t id, body;
-		int n;
+		int nout = 0, parts = 0, more = 1;
 
 		if (zmq_poll(&it, 1, 10) <= 0)
 			continue;
 		zmq_msg_init(&id);
-		zmq_msg_init(&body);
-		if (zmq_msg_recv(&id, sock, 0) == -1 || !zmq_msg_more(&id) ||
-		    zmq_msg_recv(&body, sock, 0) == -1)
-			goto next;
-		n = atomic_fetch_add(&f->requests, 1) + 1;
-		if (f->mode == FAKE_SILENT)
-			goto next;
-		if (rpc_decode_request(zmq_msg_data(&body),
-		    zmq_msg_size(&body), &fake_lim, &rq, &a, err,
-		    sizeof(err)) == -1) {
-			memset(&rp, 0, sizeof(rp));
-			rp.req_id = rq.req_id;
-			rp.status = RPC_BAD_REQUEST;
-			rp.error = err;
-		} else {
-			fake_answer(f, &rq, n, &rp, recs);
+		if (zmq_msg_recv(&id, sock, 0) == -1 || !zmq_msg_more(&id)) {
+			zmq_msg_close(&id);
+			continue;
 		}
-		if (f->mode == FAKE_STALE) {
-			struct rpc_reply stale = rp;
-
-			stale.req_id = rp.req_id + (1000u << 9);
-			stale.status = RPC_ERROR;
-			stale.error = "stale";
-			if (rpc_encode_reply(&stale, &b) == 0)
-				fake_send(sock, &id, &b);
+		while (more) {
+			zmq_msg_init(&body);
+			if (zmq_msg_recv(&body, sock, 0) == -1) {
+				zmq_msg_close(&body);
+				break;
+			}
+			more = zmq_msg_more(&body);
+			if (parts++ <= RPC_BATCH_MAX)
+				fake_frame(f, &body, out, &nout);
+			zmq_msg_close(&body);
 		}
-		if (rpc_encode_reply(&rp, &b) == 0)
-			fake_send(sock, &id, &b);
-next:
-		rpc_arena_free(&a);
+		atomic_fetch_add(&f->messages, 1);
+		if (parts > atomic_load(&f->max_parts))
+			atomic_store(&f->max_parts, parts);
+		fake_send(f, sock, &id, out, nout);
 		zmq_msg_close(&id);
-		zmq_msg_close(&body);
 	}
-	buf_free(&b);
+	for (size_t i = 0; i < nbufs; i++)
+		buf_free(&out[i]);
+	free(out);
 	zmq_close(sock);
 	zmq_ctx_term(ctx);
 	return NULL;
@@ -976,6 +1024,10 @@ static void fake_init(struct fake *f, const char *region,
 	f->mode = mode;
 	atomic_init(&f->retries, 0);
 	atomic_init(&f->redirect, "");
+	atomic_init(&f->messages, 0);
+	atomic_init(&f->max_parts, 0);
+	atomic_init(&f->disorder, 0);
+	f->last_key = -1;
 }
 
 static void fake_run(struct fake *f)
@@ -1488,6 +1540,18 @@ static void on_result(void *arg, const struct rclient_result *r)
 		t->max_version = r->record.version;
 }
 
+/* A callback whose argument points at its tally. */
+static void on_tally(void *arg, const struct rclient_result *r)
+{
+	struct tally *t = *(struct tally **)arg;
+
+	t->calls++;
+	if (r->status == RPC_OK)
+		t->ok++;
+	else
+		t->bad++;
+}
+
 /* Send n async puts with keys (and values) from a reused stack buffer. */
 static void run_async(rclient_t *c, struct tally *t, int n)
 {
@@ -1595,6 +1659,115 @@ START_TEST(test_client_async_silent)
 }
 END_TEST
 
+/*
+ * A router that announces batches gets the requests queued for it in
+ * messages of many, in the order they were made, and its replies to a
+ * batch (one message, in any order) reach every caller; an older router
+ * beside it keeps getting one request per message.
+ */
+START_TEST(test_client_batch)
+{
+	static struct tally t;
+	struct fake s0, s1;
+	struct fake *sh[] = { &s0, &s1 };
+	struct cluster cl;
+	rclient_t *c;
+
+	fake_init(&s0, "sh", FAKE_OK);
+	s0.batch = 1;
+	fake_run(&s0);
+	fake_start(&s1, "sh", FAKE_OK);
+	cluster_init(&cl, sh, 2, NULL, 0, 5000);
+	c = client(&cl, "sh", 5000);
+	run_async(c, &t, NASYNC);
+	ck_assert_int_eq(t.calls, NASYNC);
+	ck_assert_int_eq(t.ok, NASYNC);
+	for (int i = 0; i < NASYNC; i++)
+		ck_assert_int_eq(t.seen[i], 1);
+	ck_assert_int_eq(atomic_load(&s0.requests) +
+	    atomic_load(&s1.requests), NASYNC);
+	/*
+	 * Until s0's first reply the client does not know it batches: the
+	 * first 128 requests it gets (half the first 256) come one by one.
+	 */
+	ck_assert_int_gt(atomic_load(&s0.max_parts), 1);
+	ck_assert_int_le(atomic_load(&s0.max_parts), RPC_BATCH_MAX);
+	ck_assert_int_lt(atomic_load(&s0.messages),
+	    atomic_load(&s0.requests) / 2);
+	ck_assert_int_eq(atomic_load(&s1.max_parts), 1);
+	ck_assert_int_eq(atomic_load(&s1.messages),
+	    atomic_load(&s1.requests));
+	ck_assert_int_eq(atomic_load(&s0.disorder), 0);
+	ck_assert_int_eq(atomic_load(&s1.disorder), 0);
+	rclient_destroy(&c);
+	cluster_free(&cl);
+	fake_stop(&s0);
+	fake_stop(&s1);
+}
+END_TEST
+
+/* Two clients driven by one zmq_poll() of the caller's. */
+START_TEST(test_client_pollset)
+{
+	static struct tally t[2];
+	static struct tally *arg[2][NASYNC / 2];
+	struct fake s0;
+	struct fake *sh[] = { &s0 };
+	struct cluster cl;
+	rclient_t *c[2];
+	zmq_pollitem_t items[8];
+	uint64_t end = clock_mono_ms() + 20000;
+	int tmo = -1, max;
+
+	fake_init(&s0, "sh", FAKE_OK);
+	s0.batch = 1;
+	fake_run(&s0);
+	cluster_init(&cl, sh, 1, NULL, 0, 5000);
+	memset(t, 0, sizeof(t));
+	for (int k = 0; k < 2; k++) {
+		c[k] = client(&cl, "sh", 5000);
+		max = rclient_pollset_size(c[k]);
+		ck_assert_int_eq(max, 1);
+		/* Nothing pending: no sockets yet, no timer. */
+		ck_assert_int_eq(rclient_pollset(c[k], items, 4, &tmo), 0);
+		ck_assert_int_eq(tmo, -1);
+		errno = 0;
+		ck_assert_int_eq(rclient_pollset(c[k], items, 0, &tmo), -1);
+		ck_assert_int_eq(errno, ENOSPC);
+	}
+	for (int i = 0; i < NASYNC / 2; i++)
+		for (int k = 0; k < 2; k++) {
+			arg[k][i] = &t[k];
+			ck_assert_int_eq(rclient_seq_async(c[k], (uint64_t)i, 1,
+			    on_tally, &arg[k][i]), 0);
+		}
+	while ((rclient_pending(c[0]) > 0 || rclient_pending(c[1]) > 0) &&
+	    clock_mono_ms() < end) {
+		int n0, n1;
+
+		tmo = 1000;
+		n0 = rclient_pollset(c[0], items, 4, &tmo);
+		n1 = rclient_pollset(c[1], items + n0, 4, &tmo);
+		ck_assert_int_eq(n0, 1);
+		ck_assert_int_eq(n1, 1);
+		ck_assert_int_le(tmo, 1000);
+		ck_assert_int_ge(zmq_poll(items, n0 + n1, tmo), 0);
+		ck_assert_int_ge(rclient_dispatch(c[0], items, n0), 0);
+		ck_assert_int_ge(rclient_dispatch(c[1], items + n0, n1), 0);
+	}
+	for (int k = 0; k < 2; k++) {
+		ck_assert_uint_eq(rclient_pending(c[k]), 0);
+		ck_assert_int_eq(t[k].calls, NASYNC / 2);
+		ck_assert_int_eq(t[k].ok, NASYNC / 2);
+		rclient_destroy(&c[k]);
+	}
+	ck_assert_int_eq(atomic_load(&s0.requests), NASYNC);
+	ck_assert_int_gt(atomic_load(&s0.max_parts), 1);
+	cluster_free(&cl);
+	fake_stop(&s0);
+}
+END_TEST
+
 static Suite *rpc_suite(void)
 {
 	Suite *s = suite_create("rpc");
@@ -1628,6 +1801,8 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tn, test_client_async);
 	tcase_add_test(tn, test_client_async_redirect_retry);
 	tcase_add_test(tn, test_client_async_silent);
+	tcase_add_test(tn, test_client_batch);
+	tcase_add_test(tn, test_client_pollset);
 	tcase_set_timeout(tn, 60);
 	suite_add_tcase(s, tn);
 	return s;
