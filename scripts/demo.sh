@@ -54,12 +54,12 @@ build/triadctl lookup -f "$dir/cluster.conf" --region hk demo-alice
 build/triadctl genid -f "$dir/cluster.conf" -n 3 --decode
 echo "== drilling campus sh/b: baseline 5 s, block 10 s, after 5 s, every module judged"
 drill_rc=0
-build/tools/drillctl run -f "$dir/cluster.conf" --module all --campus sh/b \
+build/drill/drillctl run -f "$dir/cluster.conf" --module all --campus sh/b \
   --baseline 5s --block 10s --after 5s || drill_rc=$?
 echo "== the drill's record (drillctl history)"
-build/tools/drillctl history -f "$dir/cluster.conf" --limit 4
+build/drill/drillctl history -f "$dir/cluster.conf" --limit 4
 report=$PWD/drill-report.html
-build/tools/drillctl report -f "$dir/cluster.conf" --last 4 --format html -o "$report"
+build/drill/drillctl report -f "$dir/cluster.conf" --last 4 --format html -o "$report"
 echo "== the drill's report page (error rate and p99 over the windows): $report"
 if [ "$drill_rc" -ne 0 ]; then
   echo "demo: the drill of sh/b did not pass (exit $drill_rc)" >&2

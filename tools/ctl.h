@@ -6,8 +6,8 @@
  * The files, one job each:
  *   triadctl.c      main, the command table, `help`
  *   ctl_util.c      the helpers below: messages and usage, options and
- *                   numbers, opening the cluster, Prometheus text, tables,
- *                   the numbers the workloads derive their data from
+ *                   numbers, opening the cluster, tables, the numbers the
+ *                   workloads derive their data from
  *   ctl_keygen.c    keygen
  *   ctl_updown.c    up, down: start and stop a local cluster
  *   ctl_status.c    status, stat, lag: what the running parts report
@@ -18,6 +18,8 @@
  *   ctl_repl.c      workload --replication
  *   ctl_ids.c       seq, curseq, claim, lookup, release, genid: the
  *                   global ID service through the routers
+ * Prometheus text (status, lag, workload) is read with prom.h in common/,
+ * which drillctl shares.
  *
  * A command's handler gets its table entry and its arguments (argv[0] is
  * the command's name) and returns the exit status: 0 done, 1 failed,
@@ -137,28 +139,6 @@ struct ctl_client {
 int ctl_client_open(const struct cmd *c, const struct ctl_args *a,
     const char *region, int timeout_ms, struct ctl_client *k, int *rc);
 void ctl_client_close(struct ctl_client *k);
-
-/* ---- Prometheus text ---------------------------------------------------- */
-
-/*
- * Call fn(arg, labels, value) for every series of metric name in a
- * Prometheus text of len bytes; labels is the text between the braces (""
- * for none).  Stops early when fn returns non-zero.  Lines that do not
- * parse are skipped.
- */
-void ctl_prom_each(const char *text, size_t len, const char *name,
-    int (*fn)(void *, const char *, double), void *arg);
-
-/*
- * The value of metric name (no labels, or the first series of it).  0, or
- * -1 when it is not there.
- */
-int ctl_prom_value(const char *text, size_t len, const char *name,
-    double *out);
-
-/* The value of label key in a label list (a="x",b="y").  0 / -1. */
-int ctl_prom_label(const char *labels, const char *key, char *out,
-    size_t cap);
 
 /* ---- tables ------------------------------------------------------------- */
 

@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "db.h"
 #include "log.h"
+#include "prom.h"
 #include "schema.h"
 #include "topo.h"
 #include "triad.h"
@@ -107,7 +108,7 @@ static struct lag_src *lag_source(struct replayer_info *ri,
 	char source[TRIAD_NAMELEN];
 	struct lag_src *s;
 
-	if (ctl_prom_label(labels, "source", source, sizeof(source)) == -1)
+	if (prom_label(labels, "source", source, sizeof(source)) == -1)
 		snprintf(source, sizeof(source), "-");
 	for (int i = 0; i < ri->nsources; i++)
 		if (strcmp(ri->src[i].name, source) == 0)
@@ -161,13 +162,13 @@ static void replayer_ask(cluster_t *cl, const struct topo_node *n,
 	if (cluster_stat(cl, n->name, timeout_ms, text, ri->err) == -1)
 		return;
 	ri->answered = 1;
-	ri->active = ctl_prom_value((const char *)text->data, text->len,
+	ri->active = prom_value((const char *)text->data, text->len,
 	    "triad_replay_active", &active) == 0 && active > 0;
-	ctl_prom_each((const char *)text->data, text->len,
+	prom_each((const char *)text->data, text->len,
 	    "triad_replay_lag_seconds", lag_seconds_cb, ri);
-	ctl_prom_each((const char *)text->data, text->len,
+	prom_each((const char *)text->data, text->len,
 	    "triad_replay_lag_bytes", lag_bytes_cb, ri);
-	ctl_prom_each((const char *)text->data, text->len,
+	prom_each((const char *)text->data, text->len,
 	    "triad_replay_lag_records", lag_records_cb, ri);
 }
 
@@ -396,7 +397,7 @@ static void gauge_cell(struct ctl_row *row, int k, const struct buf *text,
 {
 	double v;
 
-	if (ctl_prom_value((const char *)text->data, text->len, gauge,
+	if (prom_value((const char *)text->data, text->len, gauge,
 	    &v) == 0 && v >= 0)
 		ctl_cell(row, k, "%.0f", v);
 	else

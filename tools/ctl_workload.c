@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "producer.h"
+#include "prom.h"
 #include "topo.h"
 #include "triad.h"
 
@@ -350,7 +351,7 @@ static void wl_start_offsets(cluster_t *cl, consumer_t *cons,
 			buf_reset(&text);
 			if (cluster_stat(cl, reg->groups[g].nodes[i].name,
 			    STAT_TIMEOUT_MS, &text, err) == 0 &&
-			    ctl_prom_value((const char *)text.data, text.len,
+			    prom_value((const char *)text.data, text.len,
 			    "triad_queue_log_durable_offset", &end) == 0 &&
 			    end >= 0)
 				consumer_set_offset(cons, g, i, (uint64_t)end);

@@ -32,7 +32,7 @@ CREATE TABLE blocks (
 -- Daemons load the entries in force every second.
 CREATE INDEX blocks_expires ON blocks (expires_at);
 
--- Drill runs (tools/drillctl: DESIGN.md section 8).  One row per
+-- Drill runs (drill/, drillctl: DESIGN.md section 8).  One row per
 -- `drillctl run` of one module against one campus; `daily` groups the runs
 -- of one `drillctl daily`.  status 'running' while in progress; pid/host
 -- tell a stale row (a killed drillctl) from a live one.

@@ -8,7 +8,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/triad-queued bin/triadctl libtriad.a libtriad.so triad.pc include/triad/producer.h; do
+for f in bin/triad-queued bin/triadctl bin/drillctl libtriad.a libtriad.so triad.pc include/triad/producer.h; do
   case "$f" in
     */*) found=$([ -e "$prefix/$f" ] && echo yes || true) ;;
     *) found=$(find "$prefix" -name "$f" | head -n 1) ;;

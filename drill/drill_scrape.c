@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctl.h"
 #include "drill.h"
+#include "prom.h"
 
 #define MAX_METRICS_BYTES (8u << 20)
 
@@ -140,7 +140,7 @@ static int add_series(void *arg, const char *labels, double v)
 	char op[32];
 
 	if (s->ids_only) {
-		if (ctl_prom_label(labels, "op", op, sizeof(op)) == -1)
+		if (prom_label(labels, "op", op, sizeof(op)) == -1)
 			return 0;
 		for (size_t i = 0; i < TRIAD_ARRAY_LEN(id_ops); i++)
 			if (strcmp(op, id_ops[i]) == 0) {
@@ -168,7 +168,7 @@ static double sum_metric(const char *text, size_t len, const char *name,
 {
 	struct sum s = { 0, ids_only };
 
-	ctl_prom_each(text, len, name, add_series, &s);
+	prom_each(text, len, name, add_series, &s);
 	return s.total;
 }
 
@@ -226,7 +226,7 @@ int drill_scrape(const struct topo *t, int timeout_ms,
 			    sum_metric(text, len,
 			    "triad_replay_bad_batches_total", 0);
 			lag = 0;
-			ctl_prom_each(text, len, "triad_replay_lag_seconds",
+			prom_each(text, len, "triad_replay_lag_seconds",
 			    max_series, &lag);
 			if ((int64_t)(lag * 1000) > *lag_ms)
 				*lag_ms = (int64_t)(lag * 1000);
