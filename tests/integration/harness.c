@@ -6,11 +6,13 @@
 
 #include "harness.h"
 
+#include <assert.h>
 #include <check.h>
 #include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -24,35 +26,79 @@
 #include "bytes.h"
 #include "clock.h"
 
-static const char *campuses[3] = { "a", "b", "c" };
+static const char *const campuses[3] = { "a", "b", "c" };
+static const char *const region_names[2] = { "sh", "hk" };
 
-static void write_topology(const char *path, int ngroups, const char *extra)
+/* uids 0 .. HOME_UIDS - 1 are split evenly over the regions, in order. */
+#define HOME_UIDS 1000000u
+
+/* Routers or replay daemons of one region, one per campus from a. */
+static void write_daemons(FILE *f, const char *list, const char *region,
+    const char *kind, int n, const char *campus, int endpoint)
 {
-	FILE *f = fopen(path, "w");
+	if (n == 0)
+		return;
+	fprintf(f, "  %s = (\n", list);
+	for (int c = 0; c < n; c++)
+		fprintf(f, "    { name = \"%s.%s.%s\"; campus = \"%s\"; "
+		    "%smetrics = \"127.0.0.1:0\"; }%s\n", region, kind,
+		    campuses[c], campus != NULL ? campus : campuses[c],
+		    endpoint ? "endpoint = \"tcp://127.0.0.1:0\"; " : "",
+		    c < n - 1 ? "," : "");
+	fprintf(f, "  );\n");
+}
 
+void hx_write_topology(const char *path, const struct hx_topo_opts *o)
+{
+	uint64_t seg = o->segment_bytes ? o->segment_bytes : 4194304u;
+	FILE *f;
+
+	assert(o->regions == 1 || o->regions == 2);
+	assert(o->routers >= 0 && o->routers <= 3);
+	assert(o->replayers >= 0 && o->replayers <= 3);
+	assert(o->groups >= 1);
+	f = fopen(path, "w");
 	ck_assert_msg(f != NULL, "could not write %s", path);
-	fprintf(f,
-	    "cluster = { name = \"test\"; global_master = \"sh\"; };\n"
-	    "queue = { segment_bytes = 1048576; };\n"
-	    "regions = ( {\n"
-	    "  name = \"sh\";\n"
-	    "  campuses = [ \"a\", \"b\", \"c\" ];\n"
-	    "  postgres = \"\";\n"
-	    "  home = ( { from = 0L; to = 999999L; } );\n"
-	    "  groups = (\n");
-	for (int g = 0; g < ngroups; g++) {
-		fprintf(f, "    { name = \"sh.g%d\"; nodes = (\n", g);
-		for (int i = 0; i < 3; i++)
-			fprintf(f,
-			    "      { name = \"sh.g%d.%s\"; campus = \"%s\"; "
-			    "endpoint = \"tcp://127.0.0.1:0\"; "
-			    "metrics = \"127.0.0.1:0\"; "
-			    "data_dir = \"data/sh.g%d.%s\"; }%s\n",
-			    g, campuses[i], campuses[i], g, campuses[i],
-			    i < 2 ? "," : "");
-		fprintf(f, "    ) }%s\n", g < ngroups - 1 ? "," : "");
+	fprintf(f, "cluster = { name = \"%s\"; global_master = \"sh\"; };\n",
+	    o->name != NULL ? o->name : "test");
+	if (o->timeouts != NULL)
+		fprintf(f, "timeouts = { %s };\n", o->timeouts);
+	fprintf(f, "queue = { segment_bytes = %" PRIu64 "; };\n", seg);
+	if (o->lease_ms != 0)
+		fprintf(f, "ids = { lease_ms = %u; };\n", o->lease_ms);
+	fprintf(f, "regions = (\n");
+	for (int r = 0; r < o->regions; r++) {
+		const char *rn = region_names[r];
+		unsigned share = HOME_UIDS / (unsigned)o->regions;
+		unsigned from = (unsigned)r * share, to = from + share - 1;
+
+		fprintf(f,
+		    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
+		    "  postgres = \"%s\";\n"
+		    "  home = ( { from = %uL; to = %uL; } );\n", rn,
+		    o->database ? "host=127.0.0.1 port=0 dbname=triad" : "",
+		    from, to);
+		write_daemons(f, "routers", rn, "r", o->routers,
+		    o->router_campus[r], 1);
+		write_daemons(f, "replayers", rn, "p", o->replayers, NULL, 0);
+		fprintf(f, "  groups = (\n");
+		for (int g = 0; g < o->groups; g++) {
+			fprintf(f, "    { name = \"%s.g%d\"; nodes = (\n", rn, g);
+			for (int c = 0; c < 3; c++)
+				fprintf(f, "      { name = \"%s.g%d.%s\"; "
+				    "campus = \"%s\"; "
+				    "endpoint = \"tcp://127.0.0.1:0\"; "
+				    "metrics = \"127.0.0.1:0\"; "
+				    "data_dir = \"data/%s.g%d.%s\"; }%s\n",
+				    rn, g, campuses[c],
+				    o->node_campus[r] != NULL ?
+				    o->node_campus[r] : campuses[c],
+				    rn, g, campuses[c], c < 2 ? "," : "");
+			fprintf(f, "    ) }%s\n", g < o->groups - 1 ? "," : "");
+		}
+		fprintf(f, "  );\n}%s\n", r < o->regions - 1 ? "," : "");
 	}
-	fprintf(f, "  );\n} );\n%s\n", extra != NULL ? extra : "");
+	fprintf(f, ");\n%s\n", o->extra != NULL ? o->extra : "");
 	ck_assert_int_eq(fclose(f), 0);
 }
 
@@ -110,7 +156,8 @@ void hx_up(struct hx *x, int ngroups, const char *extra)
 	x->record_size = 100;
 	hx_mkdtemp(x->dir, sizeof(x->dir), "queue");
 	snprintf(conf, sizeof(conf), "%s/topology.conf", x->dir);
-	write_topology(conf, ngroups, extra);
+	hx_write_topology(conf, &(struct hx_topo_opts){ .regions = 1,
+	    .groups = ngroups, .segment_bytes = 1048576, .extra = extra });
 	x->cl = cluster_create(conf, x->dir, &o, err);
 	ck_assert_msg(x->cl != NULL, "cluster_create: %s", err);
 	ck_assert_msg(cluster_start(x->cl, err) == 0, "cluster_start: %s", err);

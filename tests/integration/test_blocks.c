@@ -52,46 +52,6 @@ struct bx {
 	db_t *db[2];        /* sh, hk */
 };
 
-static void write_topology(const char *path)
-{
-	static const char *const regions[2] = { "sh", "hk" };
-	static const char *const camp[3] = { "a", "b", "c" };
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-	    "cluster = { name = \"blocks\"; global_master = \"sh\"; };\n"
-	    "timeouts = { ack_ms = 500; node_timeout_ms = 800; "
-	    "fetch_wait_ms = 100; shield_cooldown_ms = 1000; };\n"
-	    "queue = { segment_bytes = 4194304; };\n"
-	    "regions = (\n");
-	for (int r = 0; r < 2; r++) {
-		fprintf(f,
-		    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
-		    "  postgres = \"host=127.0.0.1 port=0 dbname=triad\";\n"
-		    "  home = ( { from = %dL; to = %dL; } );\n"
-		    "  replayers = (\n", regions[r], r * 500000,
-		    r * 500000 + 499999);
-		for (int c = 0; c < 2; c++)
-			fprintf(f, "    { name = \"%s.p.%s\"; campus = \"%s\"; "
-			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
-			    camp[c], camp[c], c < 1 ? "," : "");
-		fprintf(f, "  );\n  groups = ( { name = \"%s.g0\"; nodes = (\n",
-		    regions[r]);
-		for (int c = 0; c < 3; c++)
-			fprintf(f, "      { name = \"%s.g0.%s\"; "
-			    "campus = \"%s\"; "
-			    "endpoint = \"tcp://127.0.0.1:0\"; "
-			    "metrics = \"127.0.0.1:0\"; "
-			    "data_dir = \"data/%s.g0.%s\"; }%s\n",
-			    regions[r], camp[c], camp[c], regions[r],
-			    camp[c], c < 2 ? "," : "");
-		fprintf(f, "  ) } );\n}%s\n", r < 1 ? "," : "");
-	}
-	fprintf(f, ");\n");
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 static void bx_up(struct bx *x)
 {
 	char conf[256], err[TRIAD_ERRLEN];
@@ -102,7 +62,9 @@ static void bx_up(struct bx *x)
 	memset(x, 0, sizeof(*x));
 	hx_mkdtemp(x->dir, sizeof(x->dir), "blocks");
 	snprintf(conf, sizeof(conf), "%s/topology.conf", x->dir);
-	write_topology(conf);
+	hx_write_topology(conf, &(struct hx_topo_opts){ .name = "blocks",
+	    .regions = 2, .database = 1, .replayers = 2, .groups = 1,
+	    .timeouts = HX_TOPO_TIMEOUTS });
 	x->cl = cluster_create(conf, x->dir, &o, err);
 	ck_assert_msg(x->cl != NULL, "cluster_create: %s", err);
 	ck_assert_msg(cluster_start(x->cl, err) == 0, "cluster_start: %s", err);

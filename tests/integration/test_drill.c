@@ -62,77 +62,12 @@ struct dx {
 	const struct topo *t;
 };
 
-/*
- * Topology of two regions.  misdeployed: sh's only group has all three
- * nodes in campus a, and hk's routers all sit in campus b.
- */
-static void write_topology(const char *path, int misdeployed)
-{
-	static const char *const regions[2] = { "sh", "hk" };
-	static const char *const camp[3] = { "a", "b", "c" };
-	int ngroups = misdeployed ? 1 : 2;
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-	    "cluster = { name = \"drill\"; global_master = \"sh\"; };\n"
-	    "timeouts = { ack_ms = 300; give_up_ms = 1500; "
-	    "node_timeout_ms = 500; fetch_wait_ms = 100; "
-	    "shield_failures = 2; shield_cooldown_ms = 3000; };\n"
-	    "queue = { segment_bytes = 4194304; };\n"
-	    "drill = { baseline_s = 1; block_s = 1; after_s = 1; "
-	    "settle_ms = 500; block_ttl_s = 60; probe_rate = 25; "
-	    "probe_timeout_ms = 3000; slice_ms = 500; "
-	    "p99_factor = 5.0; p99_slack_ms = 300; max_lag_ms = 10000; };\n"
-	    /*
-	     * Short seq leases: a stopped router's sections (which the
-	     * probe's SEQ may hit) move on in about LEASE + 1 s.
-	     */
-	    "ids = { lease_ms = 2000; };\n"
-	    "regions = (\n");
-	for (int r = 0; r < 2; r++) {
-		fprintf(f,
-		    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
-		    "  postgres = \"host=127.0.0.1 port=0 dbname=triad\";\n"
-		    "  home = ( { from = %dL; to = %dL; } );\n"
-		    "  routers = (\n", regions[r], r * 500000,
-		    r * 500000 + 499999);
-		for (int c = 0; c < 3; c++) {
-			const char *rc = misdeployed && r == 1 ? "b" : camp[c];
-
-			fprintf(f, "    { name = \"%s.r.%s\"; campus = \"%s\"; "
-			    "endpoint = \"tcp://127.0.0.1:0\"; "
-			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
-			    camp[c], rc, c < 2 ? "," : "");
-		}
-		fprintf(f, "  );\n  replayers = (\n");
-		for (int c = 0; c < 2; c++)
-			fprintf(f, "    { name = \"%s.p.%s\"; campus = \"%s\"; "
-			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
-			    camp[c], camp[c], c < 1 ? "," : "");
-		fprintf(f, "  );\n  groups = (\n");
-		for (int g = 0; g < ngroups; g++) {
-			fprintf(f, "    { name = \"%s.g%d\"; nodes = (\n",
-			    regions[r], g);
-			for (int c = 0; c < 3; c++) {
-				const char *nc = misdeployed && r == 0 ? "a" :
-				    camp[c];
-
-				fprintf(f, "      { name = \"%s.g%d.%s\"; "
-				    "campus = \"%s\"; "
-				    "endpoint = \"tcp://127.0.0.1:0\"; "
-				    "metrics = \"127.0.0.1:0\"; "
-				    "data_dir = \"data/%s.g%d.%s\"; }%s\n",
-				    regions[r], g, camp[c], nc,
-				    regions[r], g, camp[c], c < 2 ? "," : "");
-			}
-			fprintf(f, "    ) }%s\n", g < ngroups - 1 ? "," : "");
-		}
-		fprintf(f, "  );\n}%s\n", r < 1 ? "," : "");
-	}
-	fprintf(f, ");\n");
-	ck_assert_int_eq(fclose(f), 0);
-}
+/* drillctl's windows and thresholds: a drill of a few seconds. */
+static const char drill_conf[] =
+    "drill = { baseline_s = 1; block_s = 1; after_s = 1; "
+    "settle_ms = 500; block_ttl_s = 60; probe_rate = 25; "
+    "probe_timeout_ms = 3000; slice_ms = 500; "
+    "p99_factor = 5.0; p99_slack_ms = 300; max_lag_ms = 10000; };\n";
 
 static void dx_up(struct dx *x, int misdeployed)
 {
@@ -143,7 +78,22 @@ static void dx_up(struct dx *x, int misdeployed)
 	memset(x, 0, sizeof(*x));
 	hx_mkdtemp(x->dir, sizeof(x->dir), "drill");
 	snprintf(src, sizeof(src), "%s/topology.conf", x->dir);
-	write_topology(src, misdeployed);
+	/*
+	 * misdeployed: sh's only group has all three nodes in campus a, and
+	 * hk's routers all sit in campus b.  Short seq leases: a stopped
+	 * router's sections (which the probe's SEQ may hit) move on in about
+	 * LEASE + 1 s.
+	 */
+	hx_write_topology(src, &(struct hx_topo_opts){ .name = "drill",
+	    .regions = 2, .database = 1, .routers = 3, .replayers = 2,
+	    .groups = misdeployed ? 1 : 2,
+	    .timeouts = "ack_ms = 300; give_up_ms = 1500; "
+	    "node_timeout_ms = 500; fetch_wait_ms = 100; "
+	    "shield_failures = 2; shield_cooldown_ms = 3000;",
+	    .lease_ms = 2000,
+	    .router_campus = { NULL, misdeployed ? "b" : NULL },
+	    .node_campus = { misdeployed ? "a" : NULL, NULL },
+	    .extra = drill_conf });
 	x->cl = cluster_create(src, x->dir, &o, err);
 	ck_assert_msg(x->cl != NULL, "cluster_create: %s", err);
 	ck_assert_msg(cluster_start(x->cl, err) == 0, "cluster_start: %s",

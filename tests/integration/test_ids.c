@@ -63,7 +63,7 @@
 
 #define SECTION(uid) ((uid) / SEQALLOC_SECTION_SIZE)
 #define HK_BASE 500000u           /* uids from here on are homed in hk */
-#define LEASE_MS "4000"           /* ids.lease_ms of the routers */
+#define LEASE_MS 4000             /* ids.lease_ms of the routers */
 #define LEASE_WAIT_MS 30000       /* a lease expiry and a takeover */
 #define REPL_WAIT_MS 30000        /* a name reaching the other region */
 #define CALL_TIMEOUT_MS 30000     /* one client call, retries included */
@@ -74,53 +74,6 @@
 static char g_dir[256];
 static cluster_t *g_cl;
 
-static const char *const regions[2] = { "sh", "hk" };
-
-static void write_topology(const char *path)
-{
-	static const char *const camp[3] = { "a", "b", "c" };
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f,
-	    "cluster = { name = \"ids\"; global_master = \"sh\"; };\n"
-	    "timeouts = { ack_ms = 500; node_timeout_ms = 800; "
-	    "fetch_wait_ms = 100; shield_cooldown_ms = 1000; };\n"
-	    "queue = { segment_bytes = 4194304; };\n"
-	    /* Short leases: a dead router's sections move in seconds. */
-	    "ids = { lease_ms = " LEASE_MS "; };\n"
-	    "regions = (\n");
-	for (int r = 0; r < 2; r++) {
-		fprintf(f,
-		    "{ name = \"%s\"; campuses = [ \"a\", \"b\", \"c\" ];\n"
-		    "  postgres = \"host=127.0.0.1 port=0 dbname=triad\";\n"
-		    "  home = ( { from = %uL; to = %uL; } );\n"
-		    "  routers = (\n", regions[r], r * HK_BASE,
-		    r * HK_BASE + HK_BASE - 1);
-		for (int c = 0; c < 3; c++)
-			fprintf(f, "    { name = \"%s.r.%s\"; campus = \"%s\"; "
-			    "endpoint = \"tcp://127.0.0.1:0\"; "
-			    "metrics = \"127.0.0.1:0\"; }%s\n", regions[r],
-			    camp[c], camp[c], c < 2 ? "," : "");
-		fprintf(f, "  );\n  replayers = (\n"
-		    "    { name = \"%s.p.a\"; campus = \"a\"; "
-		    "metrics = \"127.0.0.1:0\"; }\n  );\n"
-		    "  groups = (\n    { name = \"%s.g0\"; nodes = (\n",
-		    regions[r], regions[r]);
-		for (int c = 0; c < 3; c++)
-			fprintf(f, "      { name = \"%s.g0.%s\"; "
-			    "campus = \"%s\"; "
-			    "endpoint = \"tcp://127.0.0.1:0\"; "
-			    "metrics = \"127.0.0.1:0\"; "
-			    "data_dir = \"data/%s.g0.%s\"; }%s\n",
-			    regions[r], camp[c], camp[c], regions[r], camp[c],
-			    c < 2 ? "," : "");
-		fprintf(f, "    ) }\n  );\n}%s\n", r < 1 ? "," : "");
-	}
-	fprintf(f, ");\n");
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Unchecked fixture: one cluster for every case, started in the parent. */
 static void cluster_setup(void)
 {
@@ -130,7 +83,11 @@ static void cluster_setup(void)
 
 	hx_mkdtemp(g_dir, sizeof(g_dir), "ids");
 	snprintf(conf, sizeof(conf), "%s/topology.conf", g_dir);
-	write_topology(conf);
+	/* Short leases: a dead router's sections move in seconds. */
+	hx_write_topology(conf, &(struct hx_topo_opts){ .name = "ids",
+	    .regions = 2, .database = 1, .routers = 3, .replayers = 1,
+	    .groups = 1, .timeouts = HX_TOPO_TIMEOUTS,
+	    .lease_ms = LEASE_MS });
 	g_cl = cluster_create(conf, g_dir, &o, err);
 	ck_assert_msg(g_cl != NULL, "cluster_create: %s", err);
 	ck_assert_msg(cluster_start(g_cl, err) == 0, "cluster_start: %s", err);
