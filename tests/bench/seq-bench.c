@@ -35,6 +35,13 @@
  * triad_ids_steps_persisted_total and triad_ids_steps_waited_total, read
  * over STAT before and after the round).
  *
+ * A transport baseline beside them: the same number of client threads,
+ * each with one 16-byte frame in flight, against a bare ZeroMQ echo (a
+ * ROUTER in a process of its own, this program re-executed with
+ * --echo-server, answering every frame as it came).  No triad code runs
+ * on that path, so its latency is a floor for any request/reply over
+ * ZeroMQ on this machine with that many clients.
+ *
  * Floors of the issue (printed as PASS or BELOW, never deciding the exit
  * status): at 16 clients triad's rate (the faster of its two modes) >=
  * 10x PostgreSQL's rate measured in the same run, and that mode's p99.9 <
@@ -52,6 +59,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +111,7 @@ struct opts {
 	uint64_t loop_inflight; /* per client of the loop rounds; 0: none */
 	int json;
 	int keep;
+	int no_echo;    /* --no-echo */
 	int no_triad;   /* --pg-only */
 	int no_pg;      /* --triad-only */
 	const char *dir;
@@ -124,12 +134,12 @@ struct figures {
 
 struct round {
 	int clients;
-	/* threads sync, threads pipelined, one loop, PostgreSQL */
-	struct figures triad, pipe, loop, pg;
+	/* threads sync, threads pipelined, one loop, PostgreSQL, echo */
+	struct figures triad, pipe, loop, pg, echo;
 };
 
 /* What one client thread does and what it measured. */
-enum system { SYS_TRIAD, SYS_PIPE, SYS_LOOP, SYS_PG };
+enum system { SYS_TRIAD, SYS_PIPE, SYS_LOOP, SYS_PG, SYS_ECHO };
 
 struct bench;
 
@@ -155,6 +165,7 @@ struct bench {
 	pthread_barrier_t start;
 	atomic_int stop;
 	int nloop;              /* clients of a loop round */
+	char echo_ep[TRIAD_ENDPOINTLEN]; /* the echo server of an echo round */
 	uint64_t start_us;
 	struct round rounds[MAX_ROUNDS];
 	struct bench_machine m;
@@ -477,6 +488,129 @@ static void *loop_clients(void *arg)
 	return NULL;
 }
 
+/* An echo client: one 16-byte frame in flight on its own DEALER. */
+static void *echo_client(void *arg)
+{
+	struct client *c = arg;
+	struct bench *b = c->b;
+	char frame[16] = "seq-bench echo", back[64];
+	int zero = 0, tmo = CALL_TIMEOUT_MS;
+	void *sock = zmq_socket(b->zctx, ZMQ_DEALER);
+
+	if (sock == NULL ||
+	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) == -1 ||
+	    zmq_connect(sock, b->echo_ep) == -1 ||
+	    zmq_send(sock, frame, sizeof(frame), 0) == -1 ||
+	    zmq_recv(sock, back, sizeof(back), 0) != (int)sizeof(frame)) {
+		snprintf(c->err, sizeof(c->err), "echo at %s: %s", b->echo_ep,
+		    zmq_strerror(errno));
+		c->failed = 1;
+	}
+	pthread_barrier_wait(&b->start);
+	while (!c->failed && !atomic_load(&b->stop) && !interrupted) {
+		uint64_t t0 = clock_mono_us(), t1;
+		int ok = zmq_send(sock, frame, sizeof(frame), 0) ==
+		    (int)sizeof(frame) && zmq_recv(sock, back, sizeof(back),
+		    0) == (int)sizeof(frame);
+
+		t1 = clock_mono_us();
+		if (ok) {
+			c->ok++;
+			if (lat_push(c, (t1 - t0) * 1000) == -1)
+				c->failed = 1;
+		} else {
+			c->errors++;
+		}
+		c->end_us = t1;
+	}
+	if (sock != NULL)
+		zmq_close(sock);
+	return NULL;
+}
+
+/*
+ * The echo server (seq-bench --echo-server): bind a ROUTER on 127.0.0.1,
+ * print its endpoint, answer every message with itself until SIGTERM.
+ */
+static int echo_server(void)
+{
+	void *ctx = zmq_ctx_new(), *sock;
+	char ep[TRIAD_ENDPOINTLEN];
+	size_t eplen = sizeof(ep);
+	zmq_msg_t part;
+	int zero = 0;
+
+	sock = ctx != NULL ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
+	if (sock == NULL ||
+	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
+	    zmq_bind(sock, "tcp://127.0.0.1:*") == -1 ||
+	    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &eplen) == -1) {
+		fprintf(stderr, "seq-bench: echo server: %s\n",
+		    zmq_strerror(errno));
+		return 1;
+	}
+	printf("%s\n", ep);
+	fflush(stdout);
+	zmq_msg_init(&part);
+	while (!interrupted) {
+		/* The signal may land on ZeroMQ's thread: look every 100 ms. */
+		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) == -1)
+			continue;
+		/* routing id and body go back as they came */
+		if (zmq_msg_send(&part, sock, zmq_msg_more(&part) ?
+		    ZMQ_SNDMORE : 0) == -1)
+			break;
+	}
+	zmq_msg_close(&part);
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	return 0;
+}
+
+/* Start the echo server: this program again; its endpoint in b. */
+static pid_t echo_start(struct bench *b)
+{
+	char *argv[] = { "seq-bench", "--echo-server", NULL };
+	posix_spawn_file_actions_t fa;
+	int fds[2], n = 0;
+	pid_t pid = -1;
+	FILE *f;
+
+	if (pipe(fds) == -1)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv,
+	    NULL) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	if (f != NULL && fgets(b->echo_ep, sizeof(b->echo_ep), f) != NULL)
+		n = (int)strlen(b->echo_ep);
+	if (f != NULL)
+		fclose(f);
+	else
+		close(fds[0]);
+	if (n > 0)
+		bench_chomp(b->echo_ep);
+	if (pid > 0 && n == 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	if (pid <= 0)
+		fprintf(stderr, "seq-bench: could not start the echo "
+		    "server\n");
+	return pid;
+}
+
 /* A PostgreSQL client: its own connection, UPDATE ... RETURNING. */
 static void *pg_client(void *arg)
 {
@@ -545,7 +679,8 @@ static int run_round(struct bench *b, enum system sys, int n,
 	for (int i = 0; i < nthreads; i++) {
 		if (pthread_create(&cl[i].thread, NULL, sys == SYS_TRIAD ?
 		    triad_client : sys == SYS_PIPE ? pipe_client :
-		    sys == SYS_LOOP ? loop_clients : pg_client, &cl[i]) != 0) {
+		    sys == SYS_LOOP ? loop_clients : sys == SYS_ECHO ?
+		    echo_client : pg_client, &cl[i]) != 0) {
 			fprintf(stderr, "seq-bench: pthread_create failed\n");
 			exit(1);
 		}
@@ -797,6 +932,10 @@ static void print_floors(const struct bench *b, const struct round *r)
 	}
 	printf("floor: %d clients, both in one mode: %s\n", r->clients,
 	    r->pg.ran ? verdict(met) : "no PostgreSQL round");
+	if (r->echo.ran)
+		printf("transport: a bare ZeroMQ echo with %d clients, 1 in "
+		    "flight: p99.9 %.3f ms at %.0f/s\n", r->clients,
+		    r->echo.p999_ms, r->echo.rate);
 }
 
 static void print_table(const struct bench *b)
@@ -825,6 +964,8 @@ static void print_table(const struct bench *b)
 			print_row(r->clients, what, m[k].f, &r->pg);
 		}
 		print_row(r->clients, "PostgreSQL", &r->pg, NULL);
+		print_row(r->clients, "ZeroMQ echo, 1 in flight", &r->echo,
+		    NULL);
 	}
 	printf("\n");
 	for (int i = 0; i < b->o.nrounds; i++) {
@@ -881,6 +1022,8 @@ static void print_json(const struct bench *b)
 			printf(", ");
 		}
 		json_figures("postgres", &r->pg, 0);
+		printf(", ");
+		json_figures("echo", &r->echo, 0);
 		printf("}");
 	}
 	printf("]}\n");
@@ -935,7 +1078,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	    "usage: seq-bench [--clients LIST] [--seconds S] [--uids N]\n"
 	    "                 [--sections N] [--routers N] [--inflight W]\n"
-	    "                 [--loop-inflight W]\n"
+	    "                 [--loop-inflight W] [--no-echo]\n"
 	    "                 [--dir DIR] "
 	    "[--keep]\n"
 	    "                 [--pg-only | --triad-only] [--json]\n"
@@ -949,6 +1092,8 @@ static void usage(FILE *f)
 	    "  --loop-inflight W  requests in flight per client when every\n"
 	    "                  client runs on one event loop, 0..256 (8; 0: no\n"
 	    "                  loop rounds)\n"
+	    "  --no-echo       skip the bare ZeroMQ echo rounds (the transport's\n"
+	    "                  own latency with as many clients)\n"
 	    "  --dir DIR       where the cluster lives; new or empty (default:\n"
 	    "                  a new directory under /tmp)\n"
 	    "  --keep          keep the directory (data and logs)\n"
@@ -959,7 +1104,7 @@ static void usage(FILE *f)
 static int parse_opts(struct opts *o, int argc, char **argv)
 {
 	enum { O_CLIENTS = 256, O_SECONDS, O_UIDS, O_SECTIONS, O_ROUTERS,
-		O_INFLIGHT, O_LOOP_INFLIGHT, O_DIR, O_KEEP, O_PGONLY, O_TRIADONLY, O_JSON };
+		O_INFLIGHT, O_LOOP_INFLIGHT, O_NO_ECHO, O_DIR, O_KEEP, O_PGONLY, O_TRIADONLY, O_JSON };
 	static const struct option longopts[] = {
 		{ "clients", required_argument, NULL, O_CLIENTS },
 		{ "seconds", required_argument, NULL, O_SECONDS },
@@ -968,6 +1113,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 		{ "routers", required_argument, NULL, O_ROUTERS },
 		{ "inflight", required_argument, NULL, O_INFLIGHT },
 		{ "loop-inflight", required_argument, NULL, O_LOOP_INFLIGHT },
+		{ "no-echo", no_argument, NULL, O_NO_ECHO },
 		{ "dir", required_argument, NULL, O_DIR },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "pg-only", no_argument, NULL, O_PGONLY },
@@ -1012,6 +1158,9 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 		case O_INFLIGHT:
 			rc = bench_parse_num("seq-bench", "--inflight", optarg, 0, 256,
 			    &o->inflight);
+			break;
+		case O_NO_ECHO:
+			o->no_echo = 1;
 			break;
 		case O_LOOP_INFLIGHT:
 			rc = bench_parse_num("seq-bench", "--loop-inflight",
@@ -1065,12 +1214,14 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	memset(&b, 0, sizeof(b));
-	if (parse_opts(&b.o, argc, argv) == -1)
-		return 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (argc == 2 && strcmp(argv[1], "--echo-server") == 0)
+		return echo_server();
+	if (parse_opts(&b.o, argc, argv) == -1)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	log_init("seq-bench", NULL, NULL, -1);
 	{
@@ -1101,6 +1252,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "seq-bench: PostgreSQL, %d clients\n",
 			    r->clients);
 			if (run_round(&b, SYS_PG, r->clients, &r->pg) == -1)
+				goto out;
+		}
+		if (!b.o.no_echo && !b.o.no_triad) {
+			pid_t echo;
+			int erc;
+
+			fprintf(stderr, "seq-bench: ZeroMQ echo, %d clients\n",
+			    r->clients);
+			if ((echo = echo_start(&b)) == -1)
+				goto out;
+			erc = run_round(&b, SYS_ECHO, r->clients, &r->echo);
+			kill(echo, SIGTERM);
+			waitpid(echo, NULL, 0);
+			if (erc == -1)
 				goto out;
 		}
 	}
