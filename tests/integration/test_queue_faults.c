@@ -287,9 +287,13 @@ START_TEST(test_disk_full)
 	int mounted;
 
 	ck_assert_msg(geteuid() == 0, "mounting a small tmpfs needs root");
+	/*
+	 * A short cool-down: node c, slow at its restart, may be shielded;
+	 * with the default 5 s every round below could pass while it is.
+	 */
 	hx_up(&x, 1,
 	    "timeouts = { ack_ms = 400; node_timeout_ms = 500; "
-	    "fetch_wait_ms = 100; };\n"
+	    "fetch_wait_ms = 100; shield_cooldown_ms = 500; };\n"
 	    "producer = { batch_bytes = 8192; compress = 0; };\n");
 	node = hx_node(&x, 0, 2);
 	n = topo_node(x.t, node);
@@ -299,12 +303,14 @@ START_TEST(test_disk_full)
 	ck_assert_msg(mounted == 0, "mount tmpfs: %s", strerror(errno));
 	ck_assert_msg(cluster_start_node(x.cl, node, err) == 0, "start: %s",
 	    err);
+	hx_wait_ready(&x, node, 10000);
 	/*
-	 * Write until node c has refused something: a slow node c may be
-	 * shielded for a while and take less than the rest, so no fixed
-	 * amount is sure to fill its disk.  10 MiB is ten times its disk.
+	 * Write until node c has refused something, or 60 s: a slow node c
+	 * may be shielded for a while and take less than the rest, so no
+	 * fixed amount is sure to fill its disk (a round is about 2 MiB).
 	 */
-	for (int round = 0; round < 5; round++) {
+	for (uint64_t end = clock_mono_ms() + 60000;
+	    clock_mono_ms() < end;) {
 		hx_produce(&x, 20000);
 		hx_flush(&x, 20000);
 		if (hx_metric(&x, node, "triad_queue_write_errors_total") > 0)
