@@ -239,6 +239,19 @@ static int lat_push(struct client *c, uint64_t ns)
 	return 0;
 }
 
+/* Count one call that ran from t0 to t1 (us); its latency if it was ok. */
+static void call_done(struct client *c, int ok, uint64_t t0, uint64_t t1)
+{
+	if (ok) {
+		c->ok++;
+		if (lat_push(c, (t1 - t0) * 1000) == -1)
+			c->failed = 1;
+	} else {
+		c->errors++;
+	}
+	c->end_us = t1;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -314,14 +327,7 @@ static void *triad_client(void *arg)
 		memset(&r, 0, sizeof(r));
 		callrc = rclient_seq(rc, uid, 1, &r);
 		t1 = clock_mono_us();
-		if (callrc == 0 && r.status == RPC_OK) {
-			c->ok++;
-			if (lat_push(c, (t1 - t0) * 1000) == -1)
-				c->failed = 1;
-		} else {
-			c->errors++;
-		}
-		c->end_us = t1;
+		call_done(c, callrc == 0 && r.status == RPC_OK, t0, t1);
 		rclient_result_free(&r);
 	}
 	rclient_destroy(&rc);
@@ -339,17 +345,8 @@ struct pending {
 static void pipe_done(void *arg, const struct rclient_result *r)
 {
 	struct pending *p = arg;
-	struct client *c = p->c;
-	uint64_t t1 = clock_mono_us();
 
-	if (r->status == RPC_OK) {
-		c->ok++;
-		if (lat_push(c, (t1 - p->t0) * 1000) == -1)
-			c->failed = 1;
-	} else {
-		c->errors++;
-	}
-	c->end_us = t1;
+	call_done(p->c, r->status == RPC_OK, p->t0, clock_mono_us());
 	p->busy = 0;
 }
 
@@ -515,14 +512,7 @@ static void *echo_client(void *arg)
 		    0) == (int)sizeof(frame);
 
 		t1 = clock_mono_us();
-		if (ok) {
-			c->ok++;
-			if (lat_push(c, (t1 - t0) * 1000) == -1)
-				c->failed = 1;
-		} else {
-			c->errors++;
-		}
-		c->end_us = t1;
+		call_done(c, ok, t0, t1);
 	}
 	if (sock != NULL)
 		zmq_close(sock);
@@ -634,15 +624,8 @@ static void *pg_client(void *arg)
 
 		res = db_query(db, sql, p, 1, err);
 		t1 = clock_mono_us();
-		if (res != NULL && db_rows(res) == 1) {
-			c->ok++;
-			if (lat_push(c, (t1 - t0) * 1000) == -1)
-				c->failed = 1;
-		} else {
-			c->errors++;
-		}
+		call_done(c, res != NULL && db_rows(res) == 1, t0, t1);
 		db_res_free(&res);
-		c->end_us = t1;
 	}
 	db_close(&db);
 	return NULL;

@@ -1573,6 +1573,15 @@ static void run_async(rclient_t *c, struct tally *t, int n)
 	ck_assert_int_eq(rclient_poll(c, 0), 0);
 }
 
+/* Every one of n async calls answered OK, exactly once. */
+static void all_ok_once(const struct tally *t, int n)
+{
+	ck_assert_int_eq(t->calls, n);
+	ck_assert_int_eq(t->ok, n);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(t->seen[i], 1);
+}
+
 START_TEST(test_client_async)
 {
 	static struct tally t;
@@ -1586,10 +1595,7 @@ START_TEST(test_client_async)
 	cluster_init(&cl, sh, 2, NULL, 0, 5000);
 	c = client(&cl, "sh", 5000);
 	run_async(c, &t, NASYNC);
-	ck_assert_int_eq(t.calls, NASYNC);
-	ck_assert_int_eq(t.ok, NASYNC);
-	for (int i = 0; i < NASYNC; i++)
-		ck_assert_int_eq(t.seen[i], 1);
+	all_ok_once(&t, NASYNC);
 	ck_assert_int_eq(atomic_load(&s0.requests) +
 	    atomic_load(&s1.requests), NASYNC);
 	ck_assert_int_ge(atomic_load(&s0.requests), NASYNC / 4);
@@ -1680,10 +1686,7 @@ START_TEST(test_client_batch)
 	cluster_init(&cl, sh, 2, NULL, 0, 5000);
 	c = client(&cl, "sh", 5000);
 	run_async(c, &t, NASYNC);
-	ck_assert_int_eq(t.calls, NASYNC);
-	ck_assert_int_eq(t.ok, NASYNC);
-	for (int i = 0; i < NASYNC; i++)
-		ck_assert_int_eq(t.seen[i], 1);
+	all_ok_once(&t, NASYNC);
 	ck_assert_int_eq(atomic_load(&s0.requests) +
 	    atomic_load(&s1.requests), NASYNC);
 	/*
