@@ -995,7 +995,8 @@ rclient_t *rclient_new(void *zctx, const struct topo *t, const char *region,
 	    (uint64_t)t->timeouts.ack_ms * 10) * 1000;
 	if (c->timeout_us == 0)
 		c->timeout_us = 1000;
-	c->attempt_max_us = min_u64(c->timeout_us,
+	/* Half the call at most: a stopped router leaves time for another. */
+	c->attempt_max_us = min_u64(c->timeout_us / 2,
 	    (uint64_t)t->timeouts.ack_ms * 4 * 1000);
 	if (c->attempt_max_us == 0)
 		c->attempt_max_us = c->timeout_us;

@@ -63,7 +63,8 @@ struct rclient_result {
 /*
  * A client in region (its local region).  timeout_ms bounds each call,
  * redirects and retries included (0: topo timeouts.ack_ms * 10); one try
- * on one router waits at most min(timeout, ack_ms * 4).  t must outlive
+ * on one router waits at most min(timeout / 2, ack_ms * 4), so that a
+ * router that stopped answering leaves time to try another.  t must outlive
  * the client.  NULL with err (unknown region, region without routers).
  * rclient_destroy() drops async results not yet delivered, without
  * calling their callbacks.

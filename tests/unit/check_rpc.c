@@ -1437,6 +1437,40 @@ START_TEST(test_client_timeout)
 }
 END_TEST
 
+/*
+ * A call whose deadline is no longer than one try (ack_ms * 4 = 200 ms):
+ * a silent router still leaves it time for the other one.
+ */
+START_TEST(test_client_short_deadline)
+{
+	struct fake s0, s1;
+	struct fake *sh[] = { &s0, &s1 };
+	struct cluster cl;
+	struct rclient_result r;
+	uint64_t t0, ms;
+	rclient_t *c;
+
+	fake_start(&s0, "sh", FAKE_SILENT);
+	fake_start(&s1, "sh", FAKE_OK);
+	cluster_init(&cl, sh, 2, NULL, 0, 5000);
+	c = client(&cl, "sh", 200);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(put(c, "k", &r), 0);
+	ms = clock_mono_ms() - t0;
+	ck_assert_int_eq(r.status, RPC_OK);
+	/* s0, first in turn, had half of it. */
+	ck_assert_int_eq(atomic_load(&s0.requests), 1);
+	ck_assert_int_eq(atomic_load(&s1.requests), 1);
+	ck_assert_uint_ge(ms, 95);
+	ck_assert_uint_lt(ms, 200);
+	rclient_result_free(&r);
+	rclient_destroy(&c);
+	cluster_free(&cl);
+	fake_stop(&s0);
+	fake_stop(&s1);
+}
+END_TEST
+
 START_TEST(test_client_stale_and_bad)
 {
 	struct fake s0, h0;
@@ -1799,6 +1833,7 @@ static Suite *rpc_suite(void)
 	tcase_add_test(tn, test_client_retry);
 	tcase_add_test(tn, test_client_silent_shield);
 	tcase_add_test(tn, test_client_timeout);
+	tcase_add_test(tn, test_client_short_deadline);
 	tcase_add_test(tn, test_client_stale_and_bad);
 	tcase_add_test(tn, test_client_block);
 	tcase_add_test(tn, test_client_async);
