@@ -64,6 +64,7 @@ struct metrics {
 	pthread_mutex_t lock;
 	struct family *families;
 	struct family **tail;
+	_Atomic unsigned failures; /* registrations that returned NULL */
 };
 
 metrics_t *metrics_new(void)
@@ -77,6 +78,7 @@ metrics_t *metrics_new(void)
 		return NULL;
 	}
 	m->tail = &m->families;
+	atomic_init(&m->failures, 0);
 	return m;
 }
 
@@ -136,7 +138,7 @@ static int valid_labels(const char *labels)
 	return 1;
 }
 
-static struct metric *registry_add(metrics_t *m, enum metric_type type,
+static struct metric *add_series(metrics_t *m, enum metric_type type,
     const char *name, const char *help, const char *labels)
 {
 	struct family *f;
@@ -192,6 +194,18 @@ out:
 	return s;
 }
 
+/* add_series(), counting a NULL for metrics_failures(). */
+static struct metric *registry_add(metrics_t *m, enum metric_type type,
+    const char *name, const char *help, const char *labels)
+{
+	struct metric *s = add_series(m, type, name, help, labels);
+
+	if (s == NULL)
+		atomic_fetch_add_explicit(&m->failures, 1,
+		    memory_order_relaxed);
+	return s;
+}
+
 struct metric *metrics_counter(metrics_t *m, const char *name,
     const char *help, const char *labels)
 {
@@ -208,6 +222,12 @@ struct metric *metrics_histogram(metrics_t *m, const char *name,
     const char *help, const char *labels)
 {
 	return registry_add(m, METRIC_HISTOGRAM, name, help, labels);
+}
+
+unsigned metrics_failures(const metrics_t *m)
+{
+	assert(m != NULL);
+	return atomic_load_explicit(&m->failures, memory_order_relaxed);
 }
 
 void metric_add(struct metric *c, uint64_t n)

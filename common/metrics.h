@@ -11,6 +11,8 @@
  *       "Entries appended.", NULL);
  *   struct metric *err = metrics_counter(m, "triad_requests_errors_total",
  *       "Failed requests.", "op=\"fetch\"");
+ *   if (metrics_failures(m) != 0)   // one check after all registrations
+ *       return -1;                  // (a handle above is NULL)
  *   metric_add(appends, 1);
  *   metric_observe_us(fsync_hist, 840);
  *   metrics_render(m, &buf);   // Prometheus text format 0.0.4
@@ -47,6 +49,16 @@ struct metric *metrics_gauge(metrics_t *m, const char *name,
     const char *help, const char *labels);
 struct metric *metrics_histogram(metrics_t *m, const char *name,
     const char *help, const char *labels);
+
+/*
+ * Registrations on m that returned NULL so far.  Like ferror(), the count
+ * is sticky: register a set of metrics, keeping each handle as it comes,
+ * and check once at the end instead of after every call.  A module that
+ * registers on a registry it does not own compares the count before and
+ * after its own registrations, so another module's failure is not taken
+ * for its own.
+ */
+unsigned metrics_failures(const metrics_t *m);
 
 void metric_add(struct metric *c, uint64_t n);       /* counters */
 void metric_set(struct metric *g, int64_t v);        /* gauges */

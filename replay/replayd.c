@@ -298,7 +298,7 @@ static void backoff(struct replayd *r)
 
 /* Metrics ---------------------------------------------------------------- */
 
-static int register_source_metrics(struct replayd *r, struct source *s)
+static void register_source_metrics(struct replayd *r, struct source *s)
 {
 	metrics_t *m = r->metrics;
 	struct source_metrics *sm = &s->m;
@@ -323,9 +323,6 @@ static int register_source_metrics(struct replayd *r, struct source *s)
 	sm->bad_changes = metrics_counter(m, "triad_replay_bad_changes_total",
 	    "Changes skipped because they did not decode or were "
 	    "impossible.", l);
-	return sm->lag_s && sm->lag_bytes && sm->lag_records &&
-	    sm->entries && sm->changes &&
-	    sm->bad_batches && sm->bad_changes ? 0 : -1;
 }
 
 static int register_metrics(struct replayd *r)
@@ -356,14 +353,9 @@ static int register_metrics(struct replayd *r)
 	    NULL);
 	rm->blocked = metrics_gauge(m, "triad_replay_blocked",
 	    "1 while this replayer is blocked (standing by).", NULL);
-	if (!rm->active || !rm->applied || !rm->duplicates || !rm->txns ||
-	    !rm->db_errors || !rm->apply_lat || !rm->round_changes ||
-	    !rm->blocks || !rm->blocks_errors || !rm->blocked)
-		return -1;
 	for (int i = 0; i < r->nsrc; i++)
-		if (register_source_metrics(r, &r->src[i]) == -1)
-			return -1;
-	return 0;
+		register_source_metrics(r, &r->src[i]);
+	return metrics_failures(m) == 0 ? 0 : -1;
 }
 
 /*

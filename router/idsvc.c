@@ -108,53 +108,49 @@ void idsvc_conf_init(struct idsvc_conf *c, const struct topo *t,
 static int register_metrics(struct idsvc *s, metrics_t *m)
 {
 	struct ids_metrics *im = &s->m;
-	int ok = 1;
+	/* The registry is the daemon's; judge only what is registered here. */
+	unsigned failures = metrics_failures(m);
 
-#define REG(dst, kind, name, help, lab) \
-	do { \
-		(dst) = metrics_##kind(m, (name), (help), (lab)); \
-		ok = ok && (dst) != NULL; \
-	} while (0)
-
-	REG(im->seq, counter, "triad_ids_seq_requests_total",
+	im->seq = metrics_counter(m, "triad_ids_seq_requests_total",
 	    "SEQ and CURSEQ requests, by operation.", "op=\"seq\"");
-	REG(im->curseq, counter, "triad_ids_seq_requests_total",
+	im->curseq = metrics_counter(m, "triad_ids_seq_requests_total",
 	    "SEQ and CURSEQ requests, by operation.", "op=\"curseq\"");
-	REG(im->seq_err, counter, "triad_ids_seq_errors_total",
+	im->seq_err = metrics_counter(m, "triad_ids_seq_errors_total",
 	    "SEQ and CURSEQ requests answered UNAVAILABLE.", NULL);
-	REG(im->seq_redirect, counter, "triad_ids_seq_redirects_total",
+	im->seq_redirect = metrics_counter(m, "triad_ids_seq_redirects_total",
 	    "SEQ and CURSEQ requests sent to the section's owner.", NULL);
-	REG(im->seq_retry, counter, "triad_ids_seq_retries_total",
+	im->seq_retry = metrics_counter(m, "triad_ids_seq_retries_total",
 	    "SEQ and CURSEQ requests answered RETRY (lease or step under "
 	    "way).", NULL);
-	REG(im->held, gauge, "triad_ids_leases_held",
+	im->held = metrics_gauge(m, "triad_ids_leases_held",
 	    "Sequence sections leased and served by this router.", NULL);
-	REG(im->takeovers, counter, "triad_ids_lease_takeovers_total",
+	im->takeovers = metrics_counter(m, "triad_ids_lease_takeovers_total",
 	    "Sections this router began to serve (new leases).", NULL);
-	REG(im->lost, counter, "triad_ids_leases_lost_total",
+	im->lost = metrics_counter(m, "triad_ids_leases_lost_total",
 	    "Leases not renewed in time (another router may hold them).",
 	    NULL);
-	REG(im->released, counter, "triad_ids_leases_released_total",
+	im->released = metrics_counter(m, "triad_ids_leases_released_total",
 	    "Leases given back (blocked, stopping).", NULL);
-	REG(im->lease_err, counter, "triad_ids_db_errors_total",
+	im->lease_err = metrics_counter(m, "triad_ids_db_errors_total",
 	    "Failed lease, step or scan statements.", NULL);
-	REG(im->steps, counter, "triad_ids_steps_persisted_total",
+	im->steps = metrics_counter(m, "triad_ids_steps_persisted_total",
 	    "Steps of max_seq persisted.", NULL);
-	REG(im->step_err, counter, "triad_ids_steps_refused_total",
+	im->step_err = metrics_counter(m, "triad_ids_steps_refused_total",
 	    "Steps refused (the section changed hands) or failed.", NULL);
-	REG(im->waited, counter, "triad_ids_steps_waited_total",
+	im->waited = metrics_counter(m, "triad_ids_steps_waited_total",
 	    "SEQ requests that had to wait for a step from the database.",
 	    NULL);
-	REG(im->route_version, gauge, "triad_ids_route_version",
+	im->route_version = metrics_gauge(m, "triad_ids_route_version",
 	    "Version of the sequence route table.", NULL);
-	REG(im->genid, counter, "triad_ids_genid_total", "Ids made.", NULL);
-	REG(im->genid_retry, counter, "triad_ids_genid_retries_total",
+	im->genid = metrics_counter(m, "triad_ids_genid_total", "Ids made.",
+	    NULL);
+	im->genid_retry = metrics_counter(m, "triad_ids_genid_retries_total",
 	    "GENID requests answered RETRY (start wait, clock behind).",
 	    NULL);
-	REG(im->backwards, counter, "triad_ids_genid_clock_backwards_total",
+	im->backwards = metrics_counter(m,
+	    "triad_ids_genid_clock_backwards_total",
 	    "Clock readings below the one before, seen by GENID.", NULL);
-#undef REG
-	return ok ? 0 : -1;
+	return metrics_failures(m) == failures ? 0 : -1;
 }
 
 /* Helpers (mu held where they touch shared state) ------------------------ */

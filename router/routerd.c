@@ -282,39 +282,33 @@ static int register_metrics(struct router *rt)
 	metrics_t *m = rt->metrics;
 	struct router_metrics *rm = &rt->m;
 	char labels[64];
-	int ok = 1;
-
-#define REG(dst, kind, name, help, lab) \
-	do { \
-		(dst) = metrics_##kind(m, (name), (help), (lab)); \
-		ok = ok && (dst) != NULL; \
-	} while (0)
 
 	for (int i = 0; i < NOPS; i++) {
 		snprintf(labels, sizeof(labels), "op=\"%s\"", op_names[i]);
-		REG(rm->req[i], counter, "triad_router_requests_total",
+		rm->req[i] = metrics_counter(m, "triad_router_requests_total",
 		    "Requests received, by operation.", labels);
-		REG(rm->err[i], counter, "triad_router_errors_total",
+		rm->err[i] = metrics_counter(m, "triad_router_errors_total",
 		    "Requests answered UNAVAILABLE, ERROR or BAD_REQUEST, by "
 		    "operation.", labels);
-		REG(rm->redirects[i], counter, "triad_router_redirects_total",
+		rm->redirects[i] = metrics_counter(m,
+		    "triad_router_redirects_total",
 		    "Requests sent to another region, by operation.", labels);
 	}
-	REG(rm->bad_requests, counter, "triad_router_bad_requests_total",
+	rm->bad_requests = metrics_counter(m, "triad_router_bad_requests_total",
 	    "Malformed or oversized requests refused.", NULL);
-	REG(rm->batches, counter, "triad_router_batches_total",
+	rm->batches = metrics_counter(m, "triad_router_batches_total",
 	    "Messages of more than one request taken.", NULL);
-	REG(rm->batched, counter, "triad_router_batched_requests_total",
+	rm->batched = metrics_counter(m, "triad_router_batched_requests_total",
 	    "Requests that came in such messages.", NULL);
-	REG(rm->conflicts, counter, "triad_router_conflicts_total",
+	rm->conflicts = metrics_counter(m, "triad_router_conflicts_total",
 	    "Test-and-set writes refused for a version mismatch.", NULL);
-	REG(rm->retries, counter, "triad_router_retries_total",
+	rm->retries = metrics_counter(m, "triad_router_retries_total",
 	    "Writes refused while their uid was being moved.", NULL);
-	REG(rm->commit_lat, histogram, "triad_router_commit_seconds",
+	rm->commit_lat = metrics_histogram(m, "triad_router_commit_seconds",
 	    "Time of one write transaction (stage, apply, commit).", NULL);
-	REG(rm->rounds, counter, "triad_router_write_rounds_total",
+	rm->rounds = metrics_counter(m, "triad_router_write_rounds_total",
 	    "Write transactions committed.", NULL);
-	REG(rm->round_failures, counter,
+	rm->round_failures = metrics_counter(m,
 	    "triad_router_write_round_errors_total",
 	    "Write transactions that failed.", NULL);
 	/*
@@ -328,50 +322,50 @@ static int register_metrics(struct router *rt)
 			    batch_bounds[i]);
 		else
 			snprintf(labels, sizeof(labels), "le=\"+Inf\"");
-		REG(rm->batch_rows[i], counter,
+		rm->batch_rows[i] = metrics_counter(m,
 		    "triad_router_write_batch_rows_bucket",
 		    "Writes per transaction (cumulative buckets).", labels);
 	}
-	REG(rm->batch_rows_sum, counter, "triad_router_write_batch_rows_sum",
+	rm->batch_rows_sum = metrics_counter(m,
+	    "triad_router_write_batch_rows_sum",
 	    "Writes in all transactions.", NULL);
-	REG(rm->batch_rows_count, counter,
+	rm->batch_rows_count = metrics_counter(m,
 	    "triad_router_write_batch_rows_count", "Write transactions.", NULL);
-	REG(rm->waiting, gauge, "triad_router_waiting_writes",
+	rm->waiting = metrics_gauge(m, "triad_router_waiting_writes",
 	    "Committed writes waiting for the queue before their reply.", NULL);
-	REG(rm->outbox_rows, gauge, "triad_router_outbox_rows",
+	rm->outbox_rows = metrics_gauge(m, "triad_router_outbox_rows",
 	    "Rows in the region's outbox (every router's).", NULL);
-	REG(rm->outbox_mine, gauge, "triad_router_outbox_own_rows",
+	rm->outbox_mine = metrics_gauge(m, "triad_router_outbox_own_rows",
 	    "Rows of this router in the outbox.", NULL);
-	REG(rm->db_up, gauge, "triad_router_db_up",
+	rm->db_up = metrics_gauge(m, "triad_router_db_up",
 	    "1 while the database connection is up.", NULL);
-	REG(rm->writer_lock, gauge, "triad_router_writer_lock",
+	rm->writer_lock = metrics_gauge(m, "triad_router_writer_lock",
 	    "1 while this router holds its writer lock and may write.", NULL);
-	REG(rm->reconnects, counter, "triad_router_db_reconnects_total",
+	rm->reconnects = metrics_counter(m, "triad_router_db_reconnects_total",
 	    "Database reconnections.", NULL);
-	REG(rm->overrides, gauge, "triad_router_home_overrides",
+	rm->overrides = metrics_gauge(m, "triad_router_home_overrides",
 	    "Home overrides in the cache.", NULL);
-	REG(rm->purged, counter, "triad_router_tombstones_purged_total",
+	rm->purged = metrics_counter(m, "triad_router_tombstones_purged_total",
 	    "Tombstones deleted after the retention.", NULL);
-	REG(rm->curve_rejected, gauge, "triad_router_curve_rejected",
+	rm->curve_rejected = metrics_gauge(m, "triad_router_curve_rejected",
 	    "Clients refused by the CURVE allow-list.", NULL);
-	REG(rm->claims_won, counter, "triad_ids_claims_total",
+	rm->claims_won = metrics_counter(m, "triad_ids_claims_total",
 	    "CLAIMs decided here, by outcome.", "outcome=\"won\"");
-	REG(rm->claims_held, counter, "triad_ids_claims_total",
+	rm->claims_held = metrics_counter(m, "triad_ids_claims_total",
 	    "CLAIMs decided here, by outcome.", "outcome=\"already\"");
-	REG(rm->claims_refused, counter, "triad_ids_claims_total",
+	rm->claims_refused = metrics_counter(m, "triad_ids_claims_total",
 	    "CLAIMs decided here, by outcome.", "outcome=\"refused\"");
-	REG(rm->releases, counter, "triad_ids_releases_total",
+	rm->releases = metrics_counter(m, "triad_ids_releases_total",
 	    "Names released here.", NULL);
-	REG(rm->names_bad, counter, "triad_ids_bad_names_total",
+	rm->names_bad = metrics_counter(m, "triad_ids_bad_names_total",
 	    "Names refused by the naming rules.", NULL);
-	REG(rm->blocks, gauge, "triad_blocks_in_force",
+	rm->blocks = metrics_gauge(m, "triad_blocks_in_force",
 	    "Block list entries in force.", NULL);
-	REG(rm->blocks_errors, counter, "triad_blocks_load_errors_total",
+	rm->blocks_errors = metrics_counter(m, "triad_blocks_load_errors_total",
 	    "Failed loads of the block list.", NULL);
-	REG(rm->blocked, gauge, "triad_router_blocked",
+	rm->blocked = metrics_gauge(m, "triad_router_blocked",
 	    "1 while this router is blocked (it serves no SEQ).", NULL);
-#undef REG
-	return ok ? 0 : -1;
+	return metrics_failures(m) == 0 ? 0 : -1;
 }
 
 static void observe_batch(struct router *rt, size_t n)

@@ -8,11 +8,7 @@
  * and restarts the server on the same port, so the tests after it find it
  * where it was.
  */
-/* nftw() is an XSI interface. */
-#define _XOPEN_SOURCE 700
-
 #include <check.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +20,7 @@
 
 #include "db.h"
 #include "pgctl.h"
+#include "pgfix.h"
 #include "triad.h"
 
 /* The server of this run: set up by main() before any test forks. */
@@ -720,16 +717,6 @@ START_TEST(test_stop_start)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* A second server: a taken port is an error that says why. */
 START_TEST(test_port_taken)
 {
@@ -760,7 +747,7 @@ START_TEST(test_port_taken)
 	pgctl_destroy(&pg);
 	ck_assert_ptr_null(pg);
 	close(fd);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pgfix_remove_dir(dir);
 }
 END_TEST
 
@@ -808,6 +795,6 @@ int main(void)
 		srunner_free(sr);
 	}
 	pgctl_destroy(&server);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pgfix_remove_dir(dir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,6 +1,7 @@
 /*
  * check_metrics.c - the metrics registry: values, rendering, registration
- * rules, quantile estimates and lock-free updates from several threads.
+ * rules and the count of failed ones, quantile estimates and lock-free
+ * updates from several threads.
  */
 #include <check.h>
 #include <pthread.h>
@@ -239,6 +240,48 @@ START_TEST(test_bad_names)
 }
 END_TEST
 
+/*
+ * metrics_failures() counts every registration that returned NULL, whatever
+ * the reason, and nothing else; later successes do not clear it.
+ */
+START_TEST(test_failures)
+{
+	metrics_t *m = metrics_new();
+	char help[1100];
+	unsigned before;
+
+	ck_assert_uint_eq(metrics_failures(m), 0);
+	ck_assert_ptr_nonnull(metrics_counter(m, "triad_a_total", "A.", NULL));
+	ck_assert_ptr_nonnull(metrics_gauge(m, "triad_b", "B.", "op=\"x\""));
+	ck_assert_ptr_nonnull(metrics_histogram(m, "triad_c_seconds", "C.",
+	    NULL));
+	/* The same name and labels again is the same handle, not a failure. */
+	ck_assert_ptr_nonnull(metrics_counter(m, "triad_a_total", "A.", NULL));
+	ck_assert_uint_eq(metrics_failures(m), 0);
+
+	ck_assert_ptr_null(metrics_gauge(m, "triad_a_total", "A.", NULL));
+	ck_assert_uint_eq(metrics_failures(m), 1);
+	ck_assert_ptr_null(metrics_counter(m, "9lives", "x", NULL));
+	ck_assert_ptr_null(metrics_counter(m, "triad_d_total", "x",
+	    "a=\"1\"\n"));
+	memset(help, 'h', 1025);
+	help[1025] = '\0';
+	ck_assert_ptr_null(metrics_histogram(m, "triad_e_seconds", help,
+	    NULL));
+	ck_assert_uint_eq(metrics_failures(m), 4);
+	ck_assert_ptr_nonnull(metrics_counter(m, "triad_f_total", "F.", NULL));
+	ck_assert_uint_eq(metrics_failures(m), 4);
+
+	/* A module on a shared registry judges only its own registrations. */
+	before = metrics_failures(m);
+	ck_assert_ptr_nonnull(metrics_gauge(m, "triad_g", "G.", NULL));
+	ck_assert_uint_eq(metrics_failures(m), before);
+	ck_assert_ptr_null(metrics_counter(m, "triad_g", "G.", NULL));
+	ck_assert_uint_eq(metrics_failures(m), before + 1);
+	metrics_destroy(&m);
+}
+END_TEST
+
 START_TEST(test_quantile)
 {
 	metrics_t *m = metrics_new();
@@ -335,6 +378,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_render_appends);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_bad_names);
+	tcase_add_test(tc, test_failures);
 	tcase_add_test(tc, test_quantile);
 	tcase_add_test(tc, test_concurrent);
 	suite_add_tcase(s, tc);

@@ -37,11 +37,17 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+void pgfix_remove_dir(const char *dir)
+{
+	assert(dir != NULL && dir[0] != '\0');
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void pgfix_stop(void)
 {
 	pgctl_destroy(&fix.server);
 	if (fix.dir[0] != '\0')
-		nftw(fix.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		pgfix_remove_dir(fix.dir);
 	fix.dir[0] = '\0';
 }
 

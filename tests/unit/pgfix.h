@@ -52,6 +52,13 @@ void pgfix_stop(void);
 const char *pgfix_dir(void);
 
 /*
+ * Remove dir and everything under it, as pgfix_stop() removes DIR; best
+ * effort: what cannot be removed is left and the rest still goes.  For
+ * suites that make their own server directories (check_db).
+ */
+void pgfix_remove_dir(const char *dir);
+
+/*
  * In a test: (re)create the empty database name (lowercase letters,
  * digits and '_', at most 63 bytes: it is spliced into SQL) and write its
  * libpq connection string into ci (cap bytes; PGCTL_CONNINFOLEN is
