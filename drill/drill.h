@@ -165,6 +165,16 @@ int drill_store_window(struct drill_dbs *dbs, const char *id,
     double daemon_errors);
 
 /*
+ * Where region ri's replay stands in the queue of region source, from
+ * ri's database (replay_offsets, replay_progress): offsets[g *
+ * TOPO_GROUP_NODES + i] for ngroups groups (0 for a node never read) and
+ * the home write time of the newest change applied (0: none yet).  0, or
+ * -1 with err (ri's database is not connected or did not answer).
+ */
+int drill_store_replay_pos(struct drill_dbs *dbs, int ri, const char *source,
+    int ngroups, int64_t *offsets, int64_t *last_write_us, char *err);
+
+/*
  * Mark runs still "running" whose drillctl is gone (same host, pid not
  * alive, or older than max_age_s) as "error".  How many.
  */
@@ -223,14 +233,30 @@ void drill_window_free(struct drill_window *w);
 /* ---- metrics (drill_scrape.c) ------------------------------------------- */
 
 /*
+ * What a scrape saw of replication besides the lag gauges, for a region
+ * whose replay daemons cannot report a lag (stopped, dead, or none holds
+ * the replay lock, when the gauges read 0 or nothing): whether an active
+ * replay daemon of each region answered, and the durable end of every
+ * queue node's log, end[region][g * TOPO_GROUP_NODES + i] (-1: not read;
+ * NULL when out of memory).  Free with drill_repl_free().
+ */
+struct drill_repl {
+	int active[TOPO_MAX_REGIONS];
+	int64_t *end[TOPO_MAX_REGIONS];
+};
+
+void drill_repl_free(struct drill_repl *rp);
+
+/*
  * Sum every daemon's error counters per module into errs (queue: queue
  * nodes' errors and the routers' shipping give-ups; routers: the routers'
  * error counters; ids: the routers' errors on SEQ/CLAIM/LOOKUP...; replay:
  * the replay daemons' errors), and the worst replay lag gauge into
- * *lag_ms.  Returns how many daemons could not be read.
+ * *lag_ms; fill *repl when it is not NULL.  Returns how many daemons could
+ * not be read.
  */
 int drill_scrape(const struct topo *t, int timeout_ms,
-    double errs[DRILL_NMODULES], int64_t *lag_ms);
+    double errs[DRILL_NMODULES], int64_t *lag_ms, struct drill_repl *repl);
 
 /* ---- judging (drill_judge.c) -------------------------------------------- */
 

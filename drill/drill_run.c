@@ -5,7 +5,10 @@
  *   refuse     while drills are halted, while another campus of the region
  *              is blocked (never two campuses of one region at once),
  *              while more blocks than max_blocks_in_force are in force, or
- *              while replication lag exceeds max_lag_ms
+ *              while replication lag exceeds max_lag_ms (the replay
+ *              daemons' gauges; for a region none of whose replay daemons
+ *              answers as active, the lag their database and the queues
+ *              show: a stopped replay must not read as no lag)
  *   baseline   baseline_s of probe load
  *   block      the campus blocked as a drill block with TTL block_ttl_s
  *              (a drillctl killed now leaves a block that lapses by
@@ -297,7 +300,7 @@ static int measure(struct run *ru, int p, int64_t ms)
 
 	w->phase = p;
 	w->scrape_failures += drill_scrape(ru->c->t, SCRAPE_TIMEOUT_MS, e0,
-	    &lag0);
+	    &lag0, NULL);
 	w->start_wall_us = drill_wall_us();
 	w->start_mono_us = drill_mono_us();
 	end = w->start_mono_us + ms * 1000;
@@ -332,7 +335,7 @@ static int measure(struct run *ru, int p, int64_t ms)
 		stop = 1;
 	}
 	w->scrape_failures += drill_scrape(ru->c->t, SCRAPE_TIMEOUT_MS, e1,
-	    &lag1);
+	    &lag1, NULL);
 	for (int m = 0; m < DRILL_NMODULES; m++)
 		w->daemon_err[m] = e1[m] > e0[m] ? e1[m] - e0[m] : 0;
 	w->lag_ms = lag0 > lag1 ? lag0 : lag1;
@@ -376,14 +379,72 @@ static char *dump(json_t *j)
 }
 
 /*
+ * Replication lag into region ri (ms) when no replay daemon of ri answers
+ * as active, so that its gauges say nothing: computed as the daemon
+ * computes it, from what it stored in ri's database and the queues'
+ * durable ends.  From each other region, ri is behind while some group
+ * has fewer than two nodes read up to their durable end (every committed
+ * entry is on two of the three); the lag is then the age of the newest
+ * change applied from there (0 when none was ever applied, as the daemon
+ * says too).  The source it is worst from into from.  0 / -1 with err.
+ */
+static int stored_lag(struct run *ru, const struct drill_repl *repl, int ri,
+    int64_t *lag_ms, char *from, size_t cap, char *err)
+{
+	const struct topo *t = ru->c->t;
+	int64_t now = drill_wall_us(), lw, *off;
+
+	*lag_ms = 0;
+	for (int si = 0; si < t->nregions; si++) {
+		const struct topo_region *s = &t->regions[si];
+		int behind = 0;
+
+		if (si == ri || s->ngroups == 0)
+			continue;
+		off = calloc((size_t)s->ngroups * TOPO_GROUP_NODES,
+		    sizeof(*off));
+		if (off == NULL) {
+			snprintf(err, TRIAD_ERRLEN, "out of memory");
+			return -1;
+		}
+		if (drill_store_replay_pos(ru->dbs, ri, s->name, s->ngroups,
+		    off, &lw, err) == -1) {
+			free(off);
+			return -1;
+		}
+		for (int g = 0; g < s->ngroups && !behind; g++) {
+			int read_up = 0;
+
+			for (int i = 0; i < TOPO_GROUP_NODES; i++) {
+				int k = g * TOPO_GROUP_NODES + i;
+
+				if (repl->end[si] != NULL &&
+				    repl->end[si][k] >= 0 &&
+				    off[k] >= repl->end[si][k])
+					read_up++;
+			}
+			behind = read_up < 2;
+		}
+		free(off);
+		if (behind && lw > 0 && now > lw &&
+		    (now - lw) / 1000 > *lag_ms) {
+			*lag_ms = (now - lw) / 1000;
+			snprintf(from, cap, "%s", s->name);
+		}
+	}
+	return 0;
+}
+
+/*
  * Why this run may not start, into why; 0 when it may.  Also reaps run
  * rows a killed drillctl left "running".
  */
 static int refuse(struct run *ru, char *why, size_t cap)
 {
 	struct drill_cmd *c = ru->c;
-	char err[TRIAD_ERRLEN], reason[256];
+	char err[TRIAD_ERRLEN], reason[256], from[TRIAD_NAMELEN];
 	double errs[DRILL_NMODULES];
+	struct drill_repl repl;
 	blockset_t *bs;
 	int64_t lag;
 	db_t *db;
@@ -433,13 +494,40 @@ static int refuse(struct run *ru, char *why, size_t cap)
 		return -1;
 	}
 	blockset_destroy(&bs);
-	drill_scrape(c->t, SCRAPE_TIMEOUT_MS, errs, &lag);
+	drill_scrape(c->t, SCRAPE_TIMEOUT_MS, errs, &lag, &repl);
 	if (lag > (int64_t)c->d.max_lag_ms) {
 		snprintf(why, cap, "replication lag %.1f s exceeds the budget "
 		    "%.1f s", (double)lag / 1000,
 		    (double)c->d.max_lag_ms / 1000);
+		drill_repl_free(&repl);
 		return -1;
 	}
+	/* A region whose replay daemons do not answer reports no lag. */
+	for (int ri = 0; ri < c->t->nregions; ri++) {
+		const struct topo_region *r = &c->t->regions[ri];
+
+		if (r->nreplayers == 0 || repl.active[ri])
+			continue;
+		if (stored_lag(ru, &repl, ri, &lag, from, sizeof(from),
+		    err) == -1) {
+			snprintf(why, cap, "replication lag into %s cannot be "
+			    "read: no active replay daemon of %s answered and "
+			    "its database did not (%s)", r->name, r->name, err);
+			drill_repl_free(&repl);
+			return -1;
+		}
+		if (lag > (int64_t)c->d.max_lag_ms) {
+			snprintf(why, cap, "replication lag %.1f s exceeds the "
+			    "budget %.1f s (%s behind %s; no active replay "
+			    "daemon of %s answered, lag read from its "
+			    "database)", (double)lag / 1000,
+			    (double)c->d.max_lag_ms / 1000, r->name, from,
+			    r->name);
+			drill_repl_free(&repl);
+			return -1;
+		}
+	}
+	drill_repl_free(&repl);
 	return 0;
 }
 

@@ -2,7 +2,11 @@
  * drill_scrape.c - the daemons' own view: GET /metrics over HTTP from
  * every queue node, router and replay daemon of the topology (their
  * `metrics` host:port), summed per module.  drillctl scrapes before and
- * after each window and judges the increase.
+ * after each window and judges the increase.  Before a run it also reads
+ * the replay lag gauges and, for a region none of whose replay daemons
+ * answers as active, what the lag can be computed from instead: the queue
+ * nodes' durable ends (drill_run.c compares them with the offsets replay
+ * stored in that region's database).
  *
  * The HTTP client is the least that Prometheus text needs: HTTP/1.0, one
  * request per connection, the body read to EOF and bounded in size, every
@@ -172,20 +176,39 @@ static double sum_metric(const char *text, size_t len, const char *name,
 	return s.total;
 }
 
+void drill_repl_free(struct drill_repl *rp)
+{
+	for (int ri = 0; ri < TOPO_MAX_REGIONS; ri++) {
+		free(rp->end[ri]);
+		rp->end[ri] = NULL;
+	}
+}
+
 int drill_scrape(const struct topo *t, int timeout_ms,
-    double errs[DRILL_NMODULES], int64_t *lag_ms)
+    double errs[DRILL_NMODULES], int64_t *lag_ms, struct drill_repl *repl)
 {
 	char *text;
 	size_t len;
-	double lag;
+	double lag, v;
 	int failed = 0;
 
 	for (int m = 0; m < DRILL_NMODULES; m++)
 		errs[m] = 0;
 	*lag_ms = 0;
+	if (repl != NULL)
+		memset(repl, 0, sizeof(*repl));
 	for (int ri = 0; ri < t->nregions; ri++) {
 		const struct topo_region *r = &t->regions[ri];
+		int64_t *end = NULL;
 
+		if (repl != NULL && r->ngroups > 0) {
+			end = calloc((size_t)r->ngroups * TOPO_GROUP_NODES,
+			    sizeof(*end));
+			for (int k = 0; end != NULL &&
+			    k < r->ngroups * TOPO_GROUP_NODES; k++)
+				end[k] = -1;
+			repl->end[ri] = end;
+		}
 		for (int g = 0; g < r->ngroups; g++)
 			for (int i = 0; i < TOPO_GROUP_NODES; i++) {
 				if (http_get(r->groups[g].nodes[i].metrics,
@@ -193,6 +216,13 @@ int drill_scrape(const struct topo *t, int timeout_ms,
 					failed++;
 					continue;
 				}
+				v = -1;
+				prom_each(text, len,
+				    "triad_queue_log_durable_offset",
+				    max_series, &v);
+				if (end != NULL && v >= 0)
+					end[g * TOPO_GROUP_NODES + i] =
+					    (int64_t)v;
 				errs[DRILL_QUEUE] += sum_metric(text, len,
 				    "triad_queue_errors_total", 0) +
 				    sum_metric(text, len,
@@ -230,6 +260,11 @@ int drill_scrape(const struct topo *t, int timeout_ms,
 			    max_series, &lag);
 			if ((int64_t)(lag * 1000) > *lag_ms)
 				*lag_ms = (int64_t)(lag * 1000);
+			v = 0;
+			prom_each(text, len, "triad_replay_active",
+			    max_series, &v);
+			if (repl != NULL && v > 0)
+				repl->active[ri] = 1;
 			free(text);
 		}
 	}

@@ -11,6 +11,7 @@
  * the halt state, where any region saying "halted" wins: a halt must not
  * be missed because one database was down when it was set.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -281,6 +282,42 @@ static int alive_here(const char *host, int64_t pid)
 	if (pid == getpid())
 		return 1;
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int drill_store_replay_pos(struct drill_dbs *dbs, int ri, const char *source,
+    int ngroups, int64_t *offsets, int64_t *last_write_us, char *err)
+{
+	struct db_param p[1] = { DB_TEXT(source) };
+	db_res_t *r;
+	int64_t g, i, off;
+
+	memset(offsets, 0, (size_t)ngroups * TOPO_GROUP_NODES *
+	    sizeof(*offsets));
+	*last_write_us = 0;
+	assert(ri >= 0 && ri < dbs->n && ngroups > 0);
+	if (dbs->db[ri] == NULL) {
+		snprintf(err, TRIAD_ERRLEN, "%s", dbs->errs[ri]);
+		return -1;
+	}
+	r = db_query(dbs->db[ri], "SELECT grp, node, \"offset\" FROM "
+	    "replay_offsets WHERE source = $1", p, 1, err);
+	if (r == NULL)
+		return -1;
+	for (int row = 0; row < db_rows(r); row++)
+		if (db_get_i64(r, row, 0, &g) == 0 &&
+		    db_get_i64(r, row, 1, &i) == 0 &&
+		    db_get_i64(r, row, 2, &off) == 0 && g >= 0 &&
+		    g < ngroups && i >= 0 && i < TOPO_GROUP_NODES)
+			offsets[g * TOPO_GROUP_NODES + i] = off;
+	db_res_free(&r);
+	r = db_query(dbs->db[ri], "SELECT last_write_us FROM replay_progress "
+	    "WHERE source = $1", p, 1, err);
+	if (r == NULL)
+		return -1;
+	if (db_rows(r) == 1 && db_get_i64(r, 0, 0, &off) == 0 && off > 0)
+		*last_write_us = off;
+	db_res_free(&r);
+	return 0;
 }
 
 int drill_store_reap(struct drill_dbs *dbs, int64_t max_age_s)

@@ -15,6 +15,10 @@
  * shield       one router SIGSTOPped (no block): within a bound the probe
  *              stops failing (clients shield it) and its error rate is
  *              back to the baseline's (zero)
+ * lag          every replay daemon of hk SIGSTOPped and records written
+ *              in sh: once hk's lag passes max_lag_ms, `drillctl run` is
+ *              refused (exit 1, recorded "refused", naming the lag and
+ *              the budget) and blocks nothing; after SIGCONT hk catches up
  * misdeployed  a group with all three nodes in one campus and a region
  *              whose routers all sit in one campus: the queue drill and
  *              the routers drill of that campus fail, naming the module
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zmq.h>
 
 #include "blocks.h"
 #include "buf.h"
@@ -46,6 +51,7 @@
 #include "cluster.h"
 #include "db.h"
 #include "harness.h"
+#include "rclient.h"
 
 /* The campus is unblocked this soon after the slice that aborted. */
 /*
@@ -455,6 +461,143 @@ static void check_shield(struct dx *x)
 	free(out);
 }
 
+/* ---- replication lag ---------------------------------------------------- */
+
+#define LAG_WRITES 5
+
+/*
+ * hk's replication lag from sh as the drill reads it when no replay
+ * daemon of hk answers (drill_run.c, stored_lag()): the age of the newest
+ * change from sh applied in hk's database, while hk has not applied
+ * everything sh's queue holds.  The caller knows hk is behind (it wrote
+ * in sh after stopping hk's replay); -1 when nothing was ever applied.
+ */
+static int64_t hk_stored_lag_ms(struct dx *x)
+{
+	char err[TRIAD_ERRLEN];
+	struct db_param p[1] = { DB_TEXT("sh") };
+	db_t *db = db_connect(x->t->regions[1].postgres, "test_drill", err);
+	db_res_t *r;
+	int64_t us = -1;
+
+	ck_assert_msg(db != NULL, "%s", err);
+	r = db_query(db, "SELECT last_write_us FROM replay_progress WHERE "
+	    "source = $1", p, 1, err);
+	ck_assert_msg(r != NULL, "%s", err);
+	if (db_rows(r) == 1)
+		ck_assert_int_eq(db_get_i64(r, 0, 0, &us), 0);
+	db_res_free(&r);
+	db_close(&db);
+	return us > 0 ? ((int64_t)clock_wall_us() - us) / 1000 : -1;
+}
+
+/* Version of ns "lag", key, uid in hk's database; 0 when absent. */
+static int64_t hk_version(struct dx *x, uint64_t uid, const char *key)
+{
+	char err[TRIAD_ERRLEN];
+	struct db_param p[2] = { DB_I64(uid), DB_TEXT(key) };
+	db_t *db = db_connect(x->t->regions[1].postgres, "test_drill", err);
+	db_res_t *r;
+	int64_t v = 0;
+
+	ck_assert_msg(db != NULL, "%s", err);
+	r = db_query(db, "SELECT version FROM records WHERE ns = 'lag' AND "
+	    "uid = $1 AND key = $2", p, 2, err);
+	ck_assert_msg(r != NULL, "%s", err);
+	if (db_rows(r) == 1)
+		ck_assert_int_eq(db_get_i64(r, 0, 0, &v), 0);
+	db_res_free(&r);
+	db_close(&db);
+	return v;
+}
+
+static void hk_replayers_signal(struct dx *x, int sig)
+{
+	const struct topo_region *hk = &x->t->regions[1];
+
+	for (int i = 0; i < hk->nreplayers; i++)
+		ck_assert_int_eq(cluster_signal(x->cl, hk->replayers[i].name,
+		    sig), 0);
+}
+
+static void check_lag(struct dx *x)
+{
+	char err[TRIAD_ERRLEN], key[32], budget[64], *out;
+	int64_t limit = x->t->drill.max_lag_ms, lag = -1;
+	uint64_t stopped, end, passed;
+	struct rclient_result res;
+	void *zctx = zmq_ctx_new();
+	rclient_t *sh;
+	uint64_t version = 0;
+	json_t *j;
+	int rc;
+
+	ck_assert_ptr_nonnull(zctx);
+	sh = rclient_new(zctx, x->t, "sh", 10000, err);
+	ck_assert_msg(sh != NULL, "rclient_new: %s", err);
+	/* Nothing replays sh's changes into hk from now on. */
+	hk_replayers_signal(x, SIGSTOP);
+	stopped = clock_mono_ms();
+	/* Writes homed in sh, through the ordinary client: hk falls behind. */
+	for (int i = 0; i < LAG_WRITES; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(rclient_put(sh, "lag", 1000, key, "behind", 6,
+		    NULL, &res), 0);
+		ck_assert_msg(res.status == RPC_OK, "put: %s", res.error);
+		version = res.record.version;
+		rclient_result_free(&res);
+	}
+	/* Until the lag the drill reads passes the budget. */
+	end = stopped + (uint64_t)limit + 20000;
+	while (clock_mono_ms() < end) {
+		lag = hk_stored_lag_ms(x);
+		if (lag > limit)
+			break;
+		usleep(200 * 1000);
+	}
+	passed = clock_mono_ms();
+	ck_assert_msg(lag > limit, "hk's lag %lld ms still within %lld ms",
+	    (long long)lag, (long long)limit);
+	/* Still behind: the last write has not reached hk. */
+	ck_assert_int_eq(hk_version(x, 1000, key), 0);
+	if (getenv("TRIAD_DRILL_TIMES") != NULL)
+		fprintf(stderr, "lag %lld ms > %lld ms, %llu ms after "
+		    "SIGSTOP\n", (long long)lag, (long long)limit,
+		    (unsigned long long)(passed - stopped));
+	rc = drill(x, &out, "run", "--module", "replay", "--campus", "sh/b",
+	    NULL);
+	if (getenv("TRIAD_DRILL_TIMES") != NULL)
+		fprintf(stderr, "refused run: exit %d: %s", rc, out);
+	ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+	snprintf(budget, sizeof(budget), "exceeds the budget %.1f s",
+	    (double)limit / 1000);
+	ck_assert_msg(strstr(out, "refused sh/b: replication lag ") != NULL &&
+	    strstr(out, budget) != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "baseline") == NULL, "%s", out);
+	free(out);
+	ck_assert_int_eq(blocks_in_force(x, NULL), 0);
+	rc = drill(x, &out, "report", "--last", "1", "--json", NULL);
+	ck_assert_int_eq(rc, 0);
+	j = parse_json(out);
+	ck_assert_str_eq(status_of(json_array_get(j, 0)), "refused");
+	ck_assert_msg(strstr(json_string_value(json_object_get(
+	    json_array_get(j, 0), "reason")), "replication lag") != NULL, "%s",
+	    out);
+	json_decref(j);
+	free(out);
+	/* Replay resumes: hk catches up (behind by nothing: no lag). */
+	hk_replayers_signal(x, SIGCONT);
+	end = clock_mono_ms() + 30000;
+	while (hk_version(x, 1000, key) < (int64_t)version &&
+	    clock_mono_ms() < end)
+		usleep(100 * 1000);
+	ck_assert_msg(hk_version(x, 1000, key) >= (int64_t)version,
+	    "hk did not catch up within 30 s of SIGCONT");
+	rclient_destroy(&sh);
+	zmq_ctx_term(zctx);
+}
+
 START_TEST(test_healthy)
 {
 	struct dx x;
@@ -465,6 +608,7 @@ START_TEST(test_healthy)
 	check_halt(&x);
 	check_ttl(&x);
 	check_shield(&x);
+	check_lag(&x);
 	dx_down(&x);
 }
 END_TEST
