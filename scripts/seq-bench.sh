@@ -28,24 +28,25 @@ import json, statistics, sys
 runs = [json.load(open(p)) for p in sys.argv[1:]]
 m = runs[0]["machine"]
 print(f"seq-bench: median of {len(runs)} runs; {m['ncpu']} CPUs, {m['cpu']}; {m['kernel']}")
-print(f"{'clients':>7}  {'system':<28} {'values/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+print(f"{'clients':>7}  {'system':<31} {'values/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
       f"{'p99.9 ms':>8}  vs PG (range)")
 names = {"triad": "triad, threads, 1 in flight",
          "pipelined": f"triad, threads, {runs[0].get('inflight', 0)} in flight",
          "loop": f"triad, one loop, {runs[0].get('loop_inflight', 0)} in flight",
          "postgres": "PostgreSQL",
-         "echo": "ZeroMQ echo, 1 in flight"}
+         "echo": "ZeroMQ echo, 1 in flight",
+         "echo_loop": f"ZeroMQ echo, loop, {runs[0].get('loop_inflight', 0)} in flight"}
 for k, r0 in enumerate(runs[0]["rounds"]):
-    for side in ("triad", "pipelined", "loop", "postgres", "echo"):
-        if not all(r["rounds"][k][side]["ran"] for r in runs):
+    for side in ("triad", "pipelined", "loop", "postgres", "echo", "echo_loop"):
+        if not all(r["rounds"][k].get(side, {}).get("ran") for r in runs):
             continue
         def med(key):
             return statistics.median(r["rounds"][k][side][key] for r in runs)
         ratios = [r["rounds"][k][side]["values_per_s"] / r["rounds"][k]["postgres"]["values_per_s"]
-                  for r in runs if side not in ("postgres", "echo") and r["rounds"][k]["postgres"]["ran"]
+                  for r in runs if side not in ("postgres", "echo", "echo_loop") and r["rounds"][k]["postgres"]["ran"]
                   and r["rounds"][k]["postgres"]["values_per_s"] > 0]
         vs = (f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
               if ratios else "")
-        print(f"{r0['clients']:>7}  {names[side]:<28} {med('values_per_s'):>10.0f} "
+        print(f"{r0['clients']:>7}  {names[side]:<31} {med('values_per_s'):>10.0f} "
               f"{med('p50_ms'):>8.3f} {med('p99_ms'):>8.3f} {med('p999_ms'):>8.3f}  {vs}")
 PY

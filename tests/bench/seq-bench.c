@@ -38,9 +38,11 @@
  * A transport baseline beside them: the same number of client threads,
  * each with one 16-byte frame in flight, against a bare ZeroMQ echo (a
  * ROUTER in a process of its own, this program re-executed with
- * --echo-server, answering every frame as it came).  No triad code runs
- * on that path, so its latency is a floor for any request/reply over
- * ZeroMQ on this machine with that many clients.
+ * --echo-server, answering every frame as it came); and the same echo in
+ * the loop round's shape (every client a DEALER on one thread,
+ * --loop-inflight frames in flight each).  No triad code runs on that
+ * path, so its latency is a floor for any request/reply over ZeroMQ on
+ * this machine with that many clients.
  *
  * Floors of the issue (printed as PASS or BELOW, never deciding the exit
  * status): at 16 clients triad's rate (the faster of its two modes) >=
@@ -134,12 +136,17 @@ struct figures {
 
 struct round {
 	int clients;
-	/* threads sync, threads pipelined, one loop, PostgreSQL, echo */
-	struct figures triad, pipe, loop, pg, echo;
+	/*
+	 * threads sync, threads pipelined, one loop, PostgreSQL, echo (a
+	 * thread per client), echo in the loop's shape
+	 */
+	struct figures triad, pipe, loop, pg, echo, echo_loop;
 };
 
 /* What one client thread does and what it measured. */
-enum system { SYS_TRIAD, SYS_PIPE, SYS_LOOP, SYS_PG, SYS_ECHO };
+enum system {
+	SYS_TRIAD, SYS_PIPE, SYS_LOOP, SYS_PG, SYS_ECHO, SYS_ECHO_LOOP
+};
 
 struct bench;
 
@@ -485,20 +492,36 @@ static void *loop_clients(void *arg)
 	return NULL;
 }
 
-/* An echo client: one 16-byte frame in flight on its own DEALER. */
-static void *echo_client(void *arg)
+/* A DEALER of an echo round, connected to the echo server. */
+static void *echo_connect(struct bench *b, char *err, size_t errlen)
 {
-	struct client *c = arg;
-	struct bench *b = c->b;
-	char frame[16] = "seq-bench echo", back[64];
 	int zero = 0, tmo = CALL_TIMEOUT_MS;
 	void *sock = zmq_socket(b->zctx, ZMQ_DEALER);
 
 	if (sock == NULL ||
 	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
 	    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) == -1 ||
-	    zmq_connect(sock, b->echo_ep) == -1 ||
-	    zmq_send(sock, frame, sizeof(frame), 0) == -1 ||
+	    zmq_connect(sock, b->echo_ep) == -1) {
+		snprintf(err, errlen, "echo at %s: %s", b->echo_ep,
+		    zmq_strerror(errno));
+		if (sock != NULL)
+			zmq_close(sock);
+		return NULL;
+	}
+	return sock;
+}
+
+/* An echo client: one 16-byte frame in flight on its own DEALER. */
+static void *echo_client(void *arg)
+{
+	struct client *c = arg;
+	struct bench *b = c->b;
+	char frame[16] = "seq-bench echo", back[64];
+	void *sock = echo_connect(b, c->err, sizeof(c->err));
+
+	if (sock == NULL)
+		c->failed = 1;
+	else if (zmq_send(sock, frame, sizeof(frame), 0) == -1 ||
 	    zmq_recv(sock, back, sizeof(back), 0) != (int)sizeof(frame)) {
 		snprintf(c->err, sizeof(c->err), "echo at %s: %s", b->echo_ep,
 		    zmq_strerror(errno));
@@ -519,6 +542,75 @@ static void *echo_client(void *arg)
 	return NULL;
 }
 
+/* An echo frame of the loop round: whose it is and when it left. */
+struct echo_frame {
+	uint32_t client, slot;
+	uint64_t t0;
+};
+
+/*
+ * The echo in the loop round's shape: every client a DEALER of its own on
+ * this one thread, --loop-inflight frames in flight each, one zmq_poll()
+ * over all of them.  What loop_clients() does minus triad, so the two
+ * rows side by side show what triad adds to the transport.
+ */
+static void *echo_loop_clients(void *arg)
+{
+	struct client *cl = arg;
+	struct bench *b = cl[0].b;
+	int n = b->nloop, failed = 0;
+	uint32_t w = (uint32_t)b->o.loop_inflight;
+	zmq_pollitem_t items[MAX_CLIENTS];
+
+	memset(items, 0, sizeof(items));
+	for (int k = 0; k < n && !failed; k++) {
+		items[k].socket = echo_connect(b, cl[0].err,
+		    sizeof(cl[0].err));
+		items[k].events = ZMQ_POLLIN;
+		failed = items[k].socket == NULL;
+	}
+	for (int k = 0; k < n && !failed; k++)
+		for (uint32_t j = 0; j < w && !failed; j++) {
+			struct echo_frame fr = { (uint32_t)k, j,
+			    clock_mono_us() };
+
+			failed = zmq_send(items[k].socket, &fr, sizeof(fr),
+			    0) != (int)sizeof(fr);
+		}
+	if (failed && !cl[0].err[0])
+		snprintf(cl[0].err, sizeof(cl[0].err), "echo at %s: %s",
+		    b->echo_ep, zmq_strerror(errno));
+	cl[0].failed = failed;
+	pthread_barrier_wait(&b->start);
+	while (!failed && !atomic_load(&b->stop) && !interrupted) {
+		if (zmq_poll(items, n, 100) == -1 && errno != EINTR)
+			break;
+		for (int k = 0; k < n && !failed; k++) {
+			struct echo_frame fr;
+
+			if (!(items[k].revents & ZMQ_POLLIN))
+				continue;
+			/* Each answer's frame leaves again at once. */
+			while (zmq_recv(items[k].socket, &fr, sizeof(fr),
+			    ZMQ_DONTWAIT) == (int)sizeof(fr) &&
+			    fr.client < (uint32_t)n) {
+				call_done(&cl[fr.client], 1, fr.t0,
+				    clock_mono_us());
+				fr.t0 = clock_mono_us();
+				if (zmq_send(items[k].socket, &fr, sizeof(fr),
+				    0) != (int)sizeof(fr)) {
+					failed = 1;
+					break;
+				}
+			}
+		}
+	}
+	for (int k = 0; k < n; k++)
+		if (items[k].socket != NULL)
+			zmq_close(items[k].socket);
+	return NULL;
+}
+
 /*
  * The echo server (seq-bench --echo-server): bind a ROUTER on 127.0.0.1,
  * print its endpoint, answer every message with itself until SIGTERM.
@@ -529,11 +621,12 @@ static int echo_server(void)
 	char ep[TRIAD_ENDPOINTLEN];
 	size_t eplen = sizeof(ep);
 	zmq_msg_t part;
-	int zero = 0;
+	int zero = 0, tick = 100;
 
 	sock = ctx != NULL ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
 	if (sock == NULL ||
 	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) == -1 ||
+	    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tick, sizeof(tick)) == -1 ||
 	    zmq_bind(sock, "tcp://127.0.0.1:*") == -1 ||
 	    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &eplen) == -1) {
 		fprintf(stderr, "seq-bench: echo server: %s\n",
@@ -544,12 +637,12 @@ static int echo_server(void)
 	fflush(stdout);
 	zmq_msg_init(&part);
 	while (!interrupted) {
-		/* The signal may land on ZeroMQ's thread: look every 100 ms. */
-		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
-
-		if (zmq_poll(&it, 1, 100) <= 0)
-			continue;
-		if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) == -1)
+		/*
+		 * A plain blocking receive, no poll per message: the leanest
+		 * ZeroMQ server there is.  The signal may land on ZeroMQ's
+		 * thread, so the receive gives up every 100 ms to look.
+		 */
+		if (zmq_msg_recv(&part, sock, 0) == -1)
 			continue;
 		/* routing id and body go back as they came */
 		if (zmq_msg_send(&part, sock, zmq_msg_more(&part) ?
@@ -644,7 +737,7 @@ static int run_round(struct bench *b, enum system sys, int n,
 	uint64_t end_us = 0;
 	int rc = 0;
 	/* A loop round's clients share one thread: cl[0]'s. */
-	int nthreads = sys == SYS_LOOP ? 1 : n;
+	int nthreads = sys == SYS_LOOP || sys == SYS_ECHO_LOOP ? 1 : n;
 
 	memset(cl, 0, sizeof(cl));
 	memset(f, 0, sizeof(*f));
@@ -663,7 +756,8 @@ static int run_round(struct bench *b, enum system sys, int n,
 		if (pthread_create(&cl[i].thread, NULL, sys == SYS_TRIAD ?
 		    triad_client : sys == SYS_PIPE ? pipe_client :
 		    sys == SYS_LOOP ? loop_clients : sys == SYS_ECHO ?
-		    echo_client : pg_client, &cl[i]) != 0) {
+		    echo_client : sys == SYS_ECHO_LOOP ? echo_loop_clients :
+		    pg_client, &cl[i]) != 0) {
 			fprintf(stderr, "seq-bench: pthread_create failed\n");
 			exit(1);
 		}
@@ -843,7 +937,7 @@ static void print_row(int clients, const char *what, const struct figures *f,
 		return;
 	if (pg != NULL && pg->ran && pg->rate > 0)
 		snprintf(ratio, sizeof(ratio), "%.1fx", f->rate / pg->rate);
-	printf("%7d  %-22s %10.0f %8.3f %8.3f %8.3f %8.3f %6" PRIu64 "  %s\n",
+	printf("%7d  %-31s %10.0f %8.3f %8.3f %8.3f %8.3f %6" PRIu64 "  %s\n",
 	    clients, what, f->rate, f->p50_ms, f->p99_ms, f->p999_ms,
 	    f->max_ms, f->errors, ratio);
 }
@@ -919,6 +1013,11 @@ static void print_floors(const struct bench *b, const struct round *r)
 		printf("transport: a bare ZeroMQ echo with %d clients, 1 in "
 		    "flight: p99.9 %.3f ms at %.0f/s\n", r->clients,
 		    r->echo.p999_ms, r->echo.rate);
+	if (r->echo_loop.ran)
+		printf("transport: a bare ZeroMQ echo with %d clients on one "
+		    "loop, %" PRIu64 " in flight each: p99.9 %.3f ms at "
+		    "%.0f/s\n", r->clients, b->o.loop_inflight,
+		    r->echo_loop.p999_ms, r->echo_loop.rate);
 }
 
 static void print_table(const struct bench *b)
@@ -933,22 +1032,24 @@ static void print_table(const struct bench *b)
 	printf("workload: %" PRIu64 " uids over %" PRIu64 " sections, %"
 	    PRIu64 " s per round, %" PRIu64 " routers\n\n", b->o.uids,
 	    b->o.sections, b->o.seconds, b->o.routers);
-	printf("%7s  %-28s %10s %8s %8s %8s %8s %6s  %s\n", "clients",
+	printf("%7s  %-31s %10s %8s %8s %8s %8s %6s  %s\n", "clients",
 	    "system", "values/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
 	    "errors", "vs PG");
 	for (int i = 0; i < b->o.nrounds; i++) {
 		const struct round *r = &b->rounds[i];
 		int nm = round_modes(b, r, m);
+		char what[48];
 
 		for (int k = 0; k < nm; k++) {
-			char what[48];
-
 			snprintf(what, sizeof(what), "triad, %s", m[k].name);
 			print_row(r->clients, what, m[k].f, &r->pg);
 		}
 		print_row(r->clients, "PostgreSQL", &r->pg, NULL);
 		print_row(r->clients, "ZeroMQ echo, 1 in flight", &r->echo,
 		    NULL);
+		snprintf(what, sizeof(what), "ZeroMQ echo, loop, %" PRIu64
+		    " in flight", b->o.loop_inflight);
+		print_row(r->clients, what, &r->echo_loop, NULL);
 	}
 	printf("\n");
 	for (int i = 0; i < b->o.nrounds; i++) {
@@ -1007,6 +1108,8 @@ static void print_json(const struct bench *b)
 		json_figures("postgres", &r->pg, 0);
 		printf(", ");
 		json_figures("echo", &r->echo, 0);
+		printf(", ");
+		json_figures("echo_loop", &r->echo_loop, 0);
 		printf("}");
 	}
 	printf("]}\n");
@@ -1246,6 +1349,14 @@ int main(int argc, char **argv)
 			if ((echo = echo_start(&b)) == -1)
 				goto out;
 			erc = run_round(&b, SYS_ECHO, r->clients, &r->echo);
+			if (erc == 0 && b.o.loop_inflight > 0) {
+				fprintf(stderr, "seq-bench: ZeroMQ echo, %d "
+				    "clients on one loop, %" PRIu64 " in "
+				    "flight each\n", r->clients,
+				    b.o.loop_inflight);
+				erc = run_round(&b, SYS_ECHO_LOOP, r->clients,
+				    &r->echo_loop);
+			}
 			kill(echo, SIGTERM);
 			waitpid(echo, NULL, 0);
 			if (erc == -1)
