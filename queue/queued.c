@@ -445,6 +445,13 @@ static int commit(struct node *n)
 		return -1;
 	}
 	metric_observe_us(n->m.fsync_lat, clock_mono_us() - t0);
+	/*
+	 * The durable end as GET /metrics shows it moves with the commit,
+	 * not with the 10 s refresh: drillctl judges replication lag from it
+	 * when a region's replay daemons do not answer, and a stale end reads
+	 * as "everything replayed".
+	 */
+	metric_set(n->m.log_end, (int64_t)seglog_durable(n->log));
 	metric_add(n->m.syncs, 1);
 	metric_set(n->m.appends_per_sync, (int64_t)n->nacks);
 	for (size_t i = 0; i < n->nacks; i++) {

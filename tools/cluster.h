@@ -153,6 +153,15 @@ int cluster_stop(cluster_t *c, int timeout_ms);
 int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
     struct buf *out, char *err);
 
+/*
+ * GET /metrics over HTTP from one process's metrics address within
+ * timeout_ms, whatever its kind: what Prometheus and drillctl see, where
+ * cluster_stat() asks a queue node or router in its own protocol.  The
+ * Prometheus text is appended to out.  0 / -1 with err.
+ */
+int cluster_scrape(cluster_t *c, const char *name, int timeout_ms,
+    struct buf *out, char *err);
+
 /* Free the handle (processes keep running).  *cp becomes NULL. */
 void cluster_destroy(cluster_t **cp);
 

@@ -505,14 +505,20 @@ double hx_metric(struct hx *x, const char *node, const char *name)
 	return hx_cluster_metric(x->cl, node, name);
 }
 
-double hx_cluster_metric(cluster_t *cl, const char *node, const char *name)
+/*
+ * The value of "NAME VALUE" in the metrics text node gives over STAT
+ * (http 0) or GET /metrics (http 1), or -1.
+ */
+static double metric_of(cluster_t *cl, const char *node, const char *name,
+    int http)
 {
 	char err[TRIAD_ERRLEN];
 	struct buf b = {0};
 	double v = -1;
 	size_t nlen = strlen(name);
 
-	if (cluster_stat(cl, node, 2000, &b, err) == 0 &&
+	if ((http ? cluster_scrape(cl, node, 2000, &b, err) :
+	    cluster_stat(cl, node, 2000, &b, err)) == 0 &&
 	    buf_append(&b, "", 1) == 0) {
 		const char *line = (const char *)b.data;
 
@@ -529,6 +535,16 @@ double hx_cluster_metric(cluster_t *cl, const char *node, const char *name)
 	}
 	buf_free(&b);
 	return v;
+}
+
+double hx_cluster_metric(cluster_t *cl, const char *node, const char *name)
+{
+	return metric_of(cl, node, name, 0);
+}
+
+double hx_scraped_metric(struct hx *x, const char *node, const char *name)
+{
+	return metric_of(x->cl, node, name, 1);
 }
 
 /*

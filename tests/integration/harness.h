@@ -202,6 +202,11 @@ void hx_wait_ready(struct hx *x, const char *node, int timeout_ms);
 double hx_metric(struct hx *x, const char *node, const char *name);
 /* The same for a node of any cluster. */
 double hx_cluster_metric(cluster_t *cl, const char *node, const char *name);
+/*
+ * The same line as GET /metrics on the node's metrics address shows it
+ * (what Prometheus and drillctl read), or -1.
+ */
+double hx_scraped_metric(struct hx *x, const char *node, const char *name);
 
 /*
  * The sum over every series (any labels) of a metric over region's

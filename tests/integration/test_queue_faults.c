@@ -404,6 +404,75 @@ START_TEST(test_bad_input_changes_nothing)
 }
 END_TEST
 
+/*
+ * A node's durable end from a FETCH at offset 0 (FETCH_OK carries it),
+ * which, unlike STAT, leaves the node's metrics as they were.
+ */
+static double fetched_end(struct hx *x, const char *node)
+{
+	struct wire_limits lim = { .max_message = 1 << 24,
+		.max_entry = 1 << 22, .max_entries = 1024 };
+	struct buf req = {0}, rep = {0};
+	struct wire_msg m;
+	char err[TRIAD_ERRLEN];
+	double end;
+
+	ck_assert_int_eq(wire_encode_fetch(&req, 1, 0, 1, 0), 0);
+	ck_assert_int_eq(hx_request(x, node, req.data, req.len, &rep, 3000),
+	    0);
+	ck_assert_msg(wire_decode(rep.data, rep.len, &lim, &m, err,
+	    sizeof(err)) == 0, "bad reply: %s", err);
+	ck_assert_int_eq(m.type, WIRE_FETCH_OK);
+	end = (double)m.u.fetch_ok.end_offset;
+	buf_free(&req);
+	buf_free(&rep);
+	return end;
+}
+
+/*
+ * The durable end a scrape (GET /metrics) shows follows every commit.
+ * drillctl reads it to tell whether a region whose replay daemons are
+ * silent is behind; when it moved only with the node's 10 s refresh (or a
+ * STAT), fresh writes read as replayed and a drill could start into real
+ * lag.  Nothing here sends the node a STAT.  Each round waits (2 s at
+ * most) for the node to finish its commits: its fetched end the same
+ * before and after the scrape, and the scrape showing it.
+ */
+START_TEST(test_scrape_follows_commits)
+{
+	const char *m = "triad_queue_log_durable_offset";
+	const char *node;
+	double scraped = -1, end = 0, before = 0;
+	struct hx x;
+
+	hx_up(&x, 1, fast);
+	node = hx_node(&x, 0, 0);
+	for (int round = 0; round < 3; round++) {
+		uint64_t deadline;
+		int same = 0;
+
+		hx_produce(&x, 200);
+		hx_flush(&x, 10000);
+		ck_assert_uint_eq(x.failed, 0);
+		deadline = clock_mono_ms() + 2000;
+		while (!same && clock_mono_ms() < deadline) {
+			end = fetched_end(&x, node);
+			scraped = hx_scraped_metric(&x, node, m);
+			same = scraped == end && fetched_end(&x, node) == end;
+			if (!same)
+				usleep(20 * 1000);
+		}
+		ck_assert_msg(end > before, "round %d: the log did not grow "
+		    "from %.0f", round, before);
+		ck_assert_msg(same, "round %d: %s's scrape shows %.0f, its "
+		    "durable end is %.0f", round, node, scraped, end);
+		before = end;
+	}
+	hx_check_consumer(&x, 10000);
+	hx_down(&x);
+}
+END_TEST
+
 static Suite *queue_faults_suite(void)
 {
 	Suite *s = suite_create("queue_faults");
@@ -418,6 +487,7 @@ static Suite *queue_faults_suite(void)
 		{ "fsync", test_fsync_failure_stops_acks },
 		{ "diskfull", test_disk_full },
 		{ "badinput", test_bad_input_changes_nothing },
+		{ "scrape", test_scrape_follows_commits },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
