@@ -1581,40 +1581,39 @@ static int ask_metrics(cluster_t *c, const struct topo_node *n,
 	    err);
 }
 
-/* The process called name, or NULL with err. */
-static const struct proc *named_proc(cluster_t *c, const char *name,
-    char *err)
+/*
+ * Metrics of the process called name: in its own protocol (http 0, see
+ * ask_metrics()) or GET /metrics (http 1).  0 / -1 with err.
+ */
+static int ask_named(cluster_t *c, const char *name, int timeout_ms,
+    int http, struct buf *out, char *err)
 {
-	const struct proc *p = find_proc(c, name);
+	const struct proc *p;
 
-	if (p == NULL)
+	assert(c != NULL && name != NULL && out != NULL && err != NULL);
+	p = find_proc(c, name);
+	if (p == NULL) {
 		pgctl_errf(err, "no node named \"%s\" in \"%s\"",
 		    name, c->conf);
-	return p;
+		return -1;
+	}
+	if (timeout_ms <= 0)
+		timeout_ms = 1;
+	return (http ? http_exchange(c, p->node, timeout_ms, 0, out, NULL,
+	    err) : ask_metrics(c, p->node, p->kind, timeout_ms, 0, out, NULL,
+	    err)) == 0 ? 0 : -1;
 }
 
 int cluster_stat(cluster_t *c, const char *name, int timeout_ms,
     struct buf *out, char *err)
 {
-	const struct proc *p;
-
-	assert(c != NULL && name != NULL && out != NULL && err != NULL);
-	if ((p = named_proc(c, name, err)) == NULL)
-		return -1;
-	return ask_metrics(c, p->node, p->kind, timeout_ms > 0 ? timeout_ms :
-	    1, 0, out, NULL, err) == 0 ? 0 : -1;
+	return ask_named(c, name, timeout_ms, 0, out, err);
 }
 
 int cluster_scrape(cluster_t *c, const char *name, int timeout_ms,
     struct buf *out, char *err)
 {
-	const struct proc *p;
-
-	assert(c != NULL && name != NULL && out != NULL && err != NULL);
-	if ((p = named_proc(c, name, err)) == NULL)
-		return -1;
-	return http_exchange(c, p->node, timeout_ms > 0 ? timeout_ms : 1, 0,
-	    out, NULL, err) == 0 ? 0 : -1;
+	return ask_named(c, name, timeout_ms, 1, out, err);
 }
 
 /* ---- starting ----------------------------------------------------------- */
