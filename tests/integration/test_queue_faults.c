@@ -429,6 +429,49 @@ static double fetched_end(struct hx *x, const char *node)
 	return end;
 }
 
+/* Wait up to 2 s for node's scraped metric to read want; its last value. */
+static double scrape_until(struct hx *x, const char *node, const char *name,
+    double want)
+{
+	uint64_t deadline = clock_mono_ms() + 2000;
+	double v = hx_scraped_metric(x, node, name);
+
+	while (v != want && clock_mono_ms() < deadline) {
+		usleep(20 * 1000);
+		v = hx_scraped_metric(x, node, name);
+	}
+	return v;
+}
+
+/*
+ * A long-poll FETCH at the durable end parks on the node, and the scraped
+ * gauge shows it while it waits (its client has gone: hx_request gives up
+ * after 50 ms, the node does not know).  New data releases it, and the
+ * gauge shows that too.  The fetch waits 20 s, longer than the node's
+ * 10 s refresh, so only a gauge that follows the loop passes.
+ */
+static void scrape_shows_parked(struct hx *x, const char *node, double end)
+{
+	const char *m = "triad_queue_parked_fetches";
+	struct buf req = {0}, rep = {0};
+	double v;
+
+	ck_assert_int_eq(wire_encode_fetch(&req, 7, (uint64_t)end, 4096,
+	    20000), 0);
+	ck_assert_int_eq(hx_request(x, node, req.data, req.len, &rep, 50), -1);
+	v = scrape_until(x, node, m, 1);
+	ck_assert_msg(v == 1, "%s's scrape shows %.0f parked fetches while "
+	    "one waits", node, v);
+	hx_produce(x, 1);
+	hx_flush(x, 10000);
+	ck_assert_uint_eq(x->failed, 0);
+	v = scrape_until(x, node, m, 0);
+	ck_assert_msg(v == 0, "%s's scrape shows %.0f parked fetches after "
+	    "new data released the one", node, v);
+	buf_free(&req);
+	buf_free(&rep);
+}
+
 /*
  * The durable end a scrape (GET /metrics) shows follows every commit.
  * drillctl reads it to tell whether a region whose replay daemons are
@@ -468,6 +511,7 @@ START_TEST(test_scrape_follows_commits)
 		    "durable end is %.0f", round, node, scraped, end);
 		before = end;
 	}
+	scrape_shows_parked(&x, node, end);
 	hx_check_consumer(&x, 10000);
 	hx_down(&x);
 }
