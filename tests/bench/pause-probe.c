@@ -14,14 +14,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "benchlib.h"
+#include "clock.h"
 
 static const double edges_ms[] = { 0.1, 0.5, 1.0, 2.0 };
 #define NEDGES (sizeof(edges_ms) / sizeof(edges_ms[0]))
@@ -36,14 +37,6 @@ struct probe {
 	int err;                /* errno of a failed pin, else 0 */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void *spin(void *arg)
 {
 	struct probe *p = arg;
@@ -55,11 +48,11 @@ static void *spin(void *arg)
 	p->err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (p->err != 0)
 		return NULL;
-	last = mono_ns();
-	end = last + p->seconds * 1000000000u;
+	last = clock_mono_us();
+	end = last + p->seconds * 1000000u;
 	while (last < end) {
-		uint64_t t = mono_ns();
-		double gap_ms = (double)(t - last) / 1e6;
+		uint64_t t = clock_mono_us();
+		double gap_ms = (double)(t - last) / 1e3;
 
 		if (gap_ms > edges_ms[0]) {
 			for (size_t i = 0; i < NEDGES; i++)
@@ -127,29 +120,42 @@ static void print_json(const struct bench_machine *m, struct probe *p,
 
 int main(int argc, char **argv)
 {
+	enum { O_SECONDS = 256, O_JSON };
+	static const struct option longopts[] = {
+		{ "seconds", required_argument, NULL, O_SECONDS },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static struct probe probes[MAX_CPUS];
 	struct bench_machine m;
 	uint64_t seconds = 10;
 	cpu_set_t allowed;
-	int json = 0, n = 0;
+	int json = 0, n = 0, ch;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
-		} else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-			if (bench_parse_num("pause-probe", "--seconds",
-			    argv[++i], 1, 600, &seconds) == -1)
+		case O_SECONDS:
+			if (bench_parse_num("pause-probe", "--seconds", optarg,
+			    1, 600, &seconds) == -1)
 				return 2;
-		} else {
-			fprintf(stderr, "pause-probe: unknown option \"%s\"\n",
-			    argv[i]);
+			break;
+		case O_JSON:
+			json = 1;
+			break;
+		default:
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pause-probe: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return 2;
 	}
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) == -1) {
 		fprintf(stderr, "pause-probe: sched_getaffinity: %s\n",
